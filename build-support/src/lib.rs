@@ -1,0 +1,79 @@
+//! Build-script helper: builds a rule-module crate of this workspace into a
+//! WebAssembly component, so that `cargo build` and `cargo test` need no separate
+//! step.
+//!
+//! The component is built by a nested `cargo` with its own target directory
+//! (`target/components`): sharing the outer build's directory would wait forever on
+//! the lock the outer build holds.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The target every rule module is built for.
+pub const TARGET: &str = "wasm32-wasip2";
+
+/// Builds `package` (a crate of the workspace rooted at `workspace`) for
+/// `wasm32-wasip2` in release mode and returns the component's path.
+///
+/// `watch` lists the directories (relative to the workspace) whose changes must
+/// rebuild it.
+pub fn build_component(workspace: &Path, package: &str, watch: &[&str]) -> PathBuf {
+    for dir in watch {
+        println!("cargo:rerun-if-changed={}", workspace.join(dir).display());
+    }
+    let target_dir = workspace.join("target").join("components");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let mut command = Command::new(cargo);
+    command
+        .current_dir(workspace)
+        .args(["build", "--quiet", "--release", "--package", package])
+        .args(["--target", TARGET])
+        .arg("--target-dir")
+        .arg(&target_dir);
+    // The outer build's settings are for the host's target, not for the guest's.
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        let outer = (key.starts_with("CARGO_") && key != "CARGO_HOME")
+            || key.starts_with("RUSTC")
+            || key.starts_with("RUSTDOC")
+            || matches!(
+                &*key,
+                "RUSTFLAGS"
+                    | "TARGET"
+                    | "HOST"
+                    | "PROFILE"
+                    | "OPT_LEVEL"
+                    | "DEBUG"
+                    | "OUT_DIR"
+                    | "NUM_JOBS"
+            );
+        if outer {
+            command.env_remove(&*key);
+        }
+    }
+    let status = command
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run cargo to build the rule module `{package}`: {e}"));
+    if !status.success() {
+        panic!(
+            "building the rule module `{package}` for {TARGET} failed ({status}); \
+             is the target installed? `rustup target add {TARGET}`"
+        );
+    }
+    let file = format!("{}.wasm", package.replace('-', "_"));
+    target_dir.join(TARGET).join("release").join(file)
+}
+
+/// The workspace root, seen from a build script of a crate one level below it.
+pub fn workspace_root() -> PathBuf {
+    let manifest = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let mut dir = PathBuf::from(manifest);
+    while !dir.join("wit").is_dir() {
+        if !dir.pop() {
+            panic!("no workspace with a wit/ folder above the crate");
+        }
+    }
+    dir
+}

@@ -1,0 +1,121 @@
+//! The typed errors of the host library: what went wrong, for which org, record and
+//! field.
+
+use crm_rules_model::RuleError;
+
+/// Why a call into a module's code ended without an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrapKind {
+    /// The call used up its fuel (CPU budget).
+    OutOfFuel,
+    /// The call ran past its wall-clock deadline.
+    Timeout,
+    /// The module asked for more memory than its limit.
+    MemoryLimit,
+    /// The module panicked or executed an invalid instruction.
+    Trap,
+}
+
+/// An error of the host library.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The engine could not be set up.
+    #[error("the WebAssembly engine cannot start: {message}")]
+    Engine {
+        /// What the engine said.
+        message: String,
+    },
+    /// No module is loaded for the org.
+    #[error("org `{org}`: no rule module is loaded")]
+    UnknownOrg {
+        /// The org asked for.
+        org: String,
+    },
+    /// The module could not be compiled or linked.
+    #[error("org `{org}`: the rule module cannot be used: {message}")]
+    Module {
+        /// The org.
+        org: String,
+        /// What the engine said.
+        message: String,
+    },
+    /// The module refused the org policy.
+    #[error("org `{org}`: invalid policy: {error}")]
+    Policy {
+        /// The org.
+        org: String,
+        /// The module's answer, naming the bad field.
+        error: RuleError,
+    },
+    /// The rules answered with an error for a record.
+    #[error("org `{org}`, record {}: {error}", record.as_deref().unwrap_or("-"))]
+    Rule {
+        /// The org.
+        org: String,
+        /// The record's id.
+        record: Option<String>,
+        /// The rule error.
+        error: RuleError,
+    },
+    /// The module's code stopped (trap, fuel, memory) while deciding a record.
+    #[error("org `{org}`, record {}: the rule module stopped ({kind:?}): {message}", record.as_deref().unwrap_or("-"))]
+    Trap {
+        /// The org.
+        org: String,
+        /// The record's id.
+        record: Option<String>,
+        /// Why it stopped.
+        kind: TrapKind,
+        /// The engine's message.
+        message: String,
+    },
+    /// An input record cannot be read.
+    #[error("{source_name}, record {position}{}: {message}", path_suffix(path))]
+    Input {
+        /// The file (or `stdin`).
+        source_name: String,
+        /// The record's position (1-based) or id.
+        position: String,
+        /// The JSON path at fault, when known.
+        path: Option<String>,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+fn path_suffix(path: &Option<String>) -> String {
+    match path {
+        Some(path) => format!(" at `{path}`"),
+        None => String::new(),
+    }
+}
+
+impl Error {
+    /// The error as JSON, for decision output.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::json;
+        match self {
+            Error::Rule { error, .. } | Error::Policy { error, .. } => json!({
+                "code": error.code,
+                "message": error.message,
+                "field": error.field,
+            }),
+            Error::Trap { kind, message, .. } => json!({
+                "code": "module_stopped",
+                "kind": kind,
+                "message": message,
+            }),
+            Error::Input { path, message, .. } => json!({
+                "code": "invalid_input",
+                "message": message,
+                "field": path,
+            }),
+            other => json!({ "code": "host", "message": other.to_string() }),
+        }
+    }
+}
+
+/// The host library's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

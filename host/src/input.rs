@@ -1,0 +1,134 @@
+//! Reading records: one JSON object, a JSON array, or JSON lines, from a file or
+//! stdin. A record that cannot be read is reported with its position and JSON path;
+//! the others are still returned.
+
+use serde::de::DeserializeOwned;
+
+use crate::error::Error;
+
+/// One record of an input, or why it could not be read.
+pub struct Record<T> {
+    /// 1-based position in the input.
+    pub position: usize,
+    /// The record, or the error naming its position and JSON path.
+    pub value: Result<T, Error>,
+}
+
+/// Splits `text` into JSON values: an array's elements, a single object, or one
+/// object per line. A malformed array or single object is one error for the whole
+/// input; a malformed line is an error for that line only.
+pub fn split(source_name: &str, text: &str) -> Result<Vec<Record<serde_json::Value>>, Error> {
+    let input_error = |position: String, message: String| Error::Input {
+        source_name: source_name.to_owned(),
+        position,
+        path: None,
+        message,
+    };
+    let trimmed = text.trim_start();
+    if trimmed.is_empty() {
+        return Err(input_error("-".into(), "the input is empty".into()));
+    }
+    if trimmed.starts_with('[') {
+        let values: Vec<serde_json::Value> = serde_json::from_str(text)
+            .map_err(|e| input_error("-".into(), format!("malformed JSON array: {e}")))?;
+        return Ok(values
+            .into_iter()
+            .enumerate()
+            .map(|(i, value)| Record {
+                position: i + 1,
+                value: Ok(value),
+            })
+            .collect());
+    }
+    // A single (possibly pretty-printed) value.
+    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<serde_json::Value>();
+    if let Some(Ok(first)) = stream.next() {
+        if stream.next().is_none() {
+            return Ok(vec![Record {
+                position: 1,
+                value: Ok(first),
+            }]);
+        }
+    }
+    // JSON lines: each non-blank line is a record on its own.
+    let records: Vec<_> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .enumerate()
+        .map(|(i, (line_no, line))| Record {
+            position: i + 1,
+            value: serde_json::from_str(line).map_err(|e| {
+                input_error(
+                    (i + 1).to_string(),
+                    format!("malformed JSON on line {}: {e}", line_no + 1),
+                )
+            }),
+        })
+        .collect();
+    Ok(records)
+}
+
+/// Reads a JSON value into `T`, naming the JSON path of what is wrong.
+pub fn typed<T: DeserializeOwned>(
+    source_name: &str,
+    position: usize,
+    value: serde_json::Value,
+) -> Result<T, Error> {
+    let id = value
+        .get("id")
+        .or_else(|| value.get("lead").and_then(|l| l.get("id")))
+        .or_else(|| value.get("opportunity").and_then(|o| o.get("id")))
+        .and_then(|id| id.as_str())
+        .map(str::to_owned);
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        Error::Input {
+            source_name: source_name.to_owned(),
+            position: match id {
+                Some(id) => format!("{position} (`{id}`)"),
+                None => position.to_string(),
+            },
+            path: (path != ".").then_some(path),
+            message: e.into_inner().to_string(),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn three_shapes_are_read() {
+        assert_eq!(split("t", r#"{"a": 1}"#).unwrap().len(), 1);
+        assert_eq!(split("t", "{\n  \"a\": 1\n}\n").unwrap().len(), 1);
+        assert_eq!(split("t", r#"[{"a": 1}, {"a": 2}]"#).unwrap().len(), 2);
+        assert_eq!(split("t", "{\"a\": 1}\n\n{\"a\": 2}\n").unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_bad_line_spoils_only_itself() {
+        let records = split("t", "{\"a\": 1}\n{\"a\": \n{\"a\": 3}\n").unwrap();
+        assert_eq!(records.len(), 3);
+        assert!(records[0].value.is_ok());
+        let err = records[1].value.as_ref().err().unwrap().to_string();
+        assert!(err.contains("line 2"), "{err}");
+        assert!(records[2].value.is_ok());
+    }
+
+    #[test]
+    fn wrong_type_names_the_path() {
+        let value = serde_json::json!({"id": "L-9", "decision_maker_known": "yes"});
+        let err = typed::<crm_rules_model::Lead>("t", 4, value).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("decision_maker_known"), "{text}");
+        assert!(text.contains("L-9"), "{text}");
+    }
+
+    #[test]
+    fn malformed_array_is_one_error() {
+        assert!(split("t", "[{\"a\": 1},").is_err());
+        assert!(split("t", "   ").is_err());
+    }
+}

@@ -1,0 +1,35 @@
+//! crm-rules host: runs each organisation's sales rules, a WebAssembly component,
+//! inside the middleware between a CRM and the rest of the company.
+//!
+//! ```no_run
+//! use crm_rules::{Host, Limits};
+//! use crm_rules::model::{Context, Lead};
+//!
+//! let host = Host::new()?;
+//! let policy = r#"{"name": "acme"}"#;
+//! host.load("acme", crm_rules::REFERENCE_MODULE, policy, Limits::default())?;
+//! let ctx = Context { org_id: "acme".into(), now: "2026-11-25T09:00:00Z".parse()?, user: None, team: None };
+//! let lead: Lead = serde_json::from_str(r#"{"id": "L-1", "source": "web_form", "email": "a@b.example"}"#)?;
+//! let decision = host.qualify(&ctx, &lead)?;
+//! println!("{}", serde_json::to_string(&decision)?);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod decide;
+pub mod engine;
+pub mod error;
+pub mod fixtures;
+pub mod input;
+mod lower;
+pub mod org;
+pub mod registry;
+
+pub use crm_rules_model as model;
+pub use engine::{EngineSettings, Limits};
+pub use error::{Error, Result, TrapKind};
+pub use registry::{module_hash, Host, LoadedModule};
+
+/// The reference rule module, built from the `guest-rules` crate and embedded.
+pub const REFERENCE_MODULE: &[u8] = include_bytes!(env!("CRM_RULES_REFERENCE_WASM"));
