@@ -496,14 +496,19 @@ impl Policy {
         }
     }
 
-    /// The custom fields the rules read (the module's input query).
+    /// The custom fields the rules read (the module's input query): those of the
+    /// custom rules, and the step fields, which a custom field may fill.
     pub fn custom_fields_read(&self) -> Vec<String> {
-        let fields: BTreeSet<&str> = self
+        let rules = self
             .qualification
             .custom_rules
             .iter()
-            .map(|r| r.field.as_str())
-            .collect();
+            .map(|r| r.field.as_str());
+        let steps = self
+            .stages
+            .iter()
+            .flat_map(|s| s.steps.iter().map(|step| step.field.as_str()));
+        let fields: BTreeSet<&str> = rules.chain(steps).collect();
         fields.into_iter().map(str::to_owned).collect()
     }
 }

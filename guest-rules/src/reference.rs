@@ -602,8 +602,10 @@ impl RuleModule for Reference {
             probability += weight * mean;
             if count > 0 {
                 reasons.push(format!(
-                    "{}: {count} activities rated {:.2} on average, weight {weight}",
-                    stage.name, mean
+                    "{}: {count} {} rated {:.2} on average, weight {weight}",
+                    stage.name,
+                    if count == 1 { "activity" } else { "activities" },
+                    mean
                 ));
             }
             scores.push(StageScore {
