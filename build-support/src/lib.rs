@@ -3,7 +3,7 @@
 //! step.
 //!
 //! The component is built by a nested `cargo` with its own target directory
-//! (`target/components`): sharing the outer build's directory would wait forever on
+//! (`target/components/<package>`): sharing the outer build's directory would wait forever on
 //! the lock the outer build holds.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -14,16 +14,33 @@ use std::process::Command;
 /// The target every rule module is built for.
 pub const TARGET: &str = "wasm32-wasip2";
 
-/// Builds `package` (a crate of the workspace rooted at `workspace`) for
-/// `wasm32-wasip2` in release mode and returns the component's path.
+/// Builds `packages` (crates of the workspace rooted at `workspace`) for
+/// `wasm32-wasip2` in release mode and returns the components' paths in the same
+/// order.
+///
+/// Each package gets a cargo run of its own: built together, cargo would unify the
+/// features of their shared dependencies, and a custom module would then export the
+/// reference module too.
 ///
 /// `watch` lists the directories (relative to the workspace) whose changes must
-/// rebuild it.
-pub fn build_component(workspace: &Path, package: &str, watch: &[&str]) -> PathBuf {
+/// rebuild them.
+pub fn build_components(workspace: &Path, packages: &[&str], watch: &[&str]) -> Vec<PathBuf> {
     for dir in watch {
         println!("cargo:rerun-if-changed={}", workspace.join(dir).display());
     }
-    let target_dir = workspace.join("target").join("components");
+    // One target directory per package too: a library with a `cdylib` crate type is
+    // linked as a component even when it is only a dependency, and would overwrite
+    // the real one of the same name.
+    packages
+        .iter()
+        .map(|package| {
+            let target_dir = workspace.join("target").join("components").join(package);
+            build_one(workspace, &target_dir, package)
+        })
+        .collect()
+}
+
+fn build_one(workspace: &Path, target_dir: &Path, package: &str) -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let mut command = Command::new(cargo);
     command
@@ -31,7 +48,7 @@ pub fn build_component(workspace: &Path, package: &str, watch: &[&str]) -> PathB
         .args(["build", "--quiet", "--release", "--package", package])
         .args(["--target", TARGET])
         .arg("--target-dir")
-        .arg(&target_dir);
+        .arg(target_dir);
     // The outer build's settings are for the host's target, not for the guest's.
     for (key, _) in std::env::vars_os() {
         let key = key.to_string_lossy();
@@ -55,10 +72,10 @@ pub fn build_component(workspace: &Path, package: &str, watch: &[&str]) -> PathB
     }
     let status = command
         .status()
-        .unwrap_or_else(|e| panic!("cannot run cargo to build the rule module `{package}`: {e}"));
+        .unwrap_or_else(|e| panic!("cannot run cargo to build the rule module {package}: {e}"));
     if !status.success() {
         panic!(
-            "building the rule module `{package}` for {TARGET} failed ({status}); \
+            "building the rule module {package} for {TARGET} failed ({status}); \
              is the target installed? `rustup target add {TARGET}`"
         );
     }

@@ -220,6 +220,8 @@ snake_enum!(
     }
 );
 
+// The enum comes from `snake_enum!`, which cannot mark a `#[default]` variant.
+#[allow(clippy::derivable_impls)]
 impl Default for Engagement {
     fn default() -> Self {
         Engagement::None
