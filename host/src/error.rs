@@ -50,7 +50,7 @@ pub enum Error {
         error: RuleError,
     },
     /// The rules answered with an error for a record.
-    #[error("org `{org}`, record {}: {error}", record.as_deref().unwrap_or("-"))]
+    #[error("org `{org}`{}: {error}", record_part(record))]
     Rule {
         /// The org.
         org: String,
@@ -60,7 +60,10 @@ pub enum Error {
         error: RuleError,
     },
     /// The module's code stopped (trap, fuel, memory) while deciding a record.
-    #[error("org `{org}`, record {}: the rule module stopped ({kind:?}): {message}", record.as_deref().unwrap_or("-"))]
+    #[error(
+        "org `{org}`{}: the rule module stopped ({kind:?}): {message}",
+        record_part(record)
+    )]
     Trap {
         /// The org.
         org: String,
@@ -72,7 +75,11 @@ pub enum Error {
         message: String,
     },
     /// An input record cannot be read.
-    #[error("{source_name}, record {position}{}: {message}", path_suffix(path))]
+    #[error(
+        "{source_name}{}{}: {message}",
+        position_part(position),
+        path_suffix(path)
+    )]
     Input {
         /// The file (or `stdin`).
         source_name: String,
@@ -83,6 +90,21 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+}
+
+fn record_part(record: &Option<String>) -> String {
+    match record {
+        Some(record) => format!(", record `{record}`"),
+        None => String::new(),
+    }
+}
+
+fn position_part(position: &str) -> String {
+    if position == "-" {
+        String::new()
+    } else {
+        format!(", record {position}")
+    }
 }
 
 fn path_suffix(path: &Option<String>) -> String {
