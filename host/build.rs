@@ -1,11 +1,11 @@
-//! Builds the reference rule module, which the host embeds, and the example custom
-//! module, which the end-to-end tests load.
+//! Builds the reference rule module, which the host embeds, the example custom
+//! module, and the hostile module of the sandbox tests.
 
 fn main() {
     let root = crm_rules_build::workspace_root();
     let built = crm_rules_build::build_components(
         &root,
-        &["guest-rules", "acme-rules"],
+        &["guest-rules", "acme-rules", "hostile-rules"],
         &[
             "wit",
             "model/src",
@@ -14,6 +14,8 @@ fn main() {
             "guest-rules/Cargo.toml",
             "examples/acme-rules/src",
             "examples/acme-rules/Cargo.toml",
+            "tests/hostile-rules/src",
+            "tests/hostile-rules/Cargo.toml",
         ],
     );
     println!(
@@ -21,4 +23,8 @@ fn main() {
         built[0].display()
     );
     println!("cargo:rustc-env=CRM_RULES_ACME_WASM={}", built[1].display());
+    println!(
+        "cargo:rustc-env=CRM_RULES_HOSTILE_WASM={}",
+        built[2].display()
+    );
 }

@@ -341,7 +341,12 @@ fn batch_and_single_calls_agree() {
     let batch = host.qualify_batch(&ctx("strict"), &leads).expect("batch");
     for (lead, decided) in leads.iter().zip(batch) {
         let single = host.qualify(&ctx("strict"), lead).expect("single");
-        assert_eq!(decided.expect("batch decision"), single, "{}", lead.id);
+        assert_eq!(
+            decided.expect("batch decision").value,
+            single.value,
+            "{}",
+            lead.id
+        );
     }
 }
 

@@ -4,7 +4,8 @@
 //! qualified lead for: the reference rules called natively; one component call per
 //! lead; one batch call per 1,000 leads; and both call shapes when the module reads
 //! all 20 custom fields of the lead (what a contract that copies the whole record
-//! would pay) instead of the 2 it needs (the input query).
+//! would pay) instead of the 2 it needs (the input query); and a fresh instance
+//! for every call (`per_call` isolation) instead of a reused one.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -101,8 +102,14 @@ fn main() {
         Limits::default(),
     )
     .expect("load");
+    let per_call = Limits {
+        isolation: crm_rules::Isolation::PerCall,
+        ..Limits::default()
+    };
+    host.load("fresh", REFERENCE_MODULE, POLICY, per_call)
+        .expect("load");
     let native = guest_rules::Reference::init(POLICY).expect("policy");
-    let (lean, greedy) = (ctx("lean"), ctx("greedy"));
+    let (lean, greedy, fresh) = (ctx("lean"), ctx("greedy"), ctx("fresh"));
 
     // `cargo bench --bench boundary -- WORD` runs only the rows whose name has WORD.
     let only: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
@@ -129,6 +136,14 @@ fn main() {
             Box::new(|| {
                 for l in &leads {
                     black_box(host.qualify(&greedy, l).expect("ok"));
+                }
+            }),
+        ),
+        (
+            "component, fresh instance per call (per_call isolation)",
+            Box::new(|| {
+                for l in &leads {
+                    black_box(host.qualify(&fresh, l).expect("ok"));
                 }
             }),
         ),

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 use crate::input::typed;
-use crate::registry::Host;
+use crate::registry::{Decided, Host, Provenance};
 
 /// Which decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -50,7 +50,12 @@ fn json<T: Serialize>(value: &T) -> serde_json::Value {
         .unwrap_or_else(|e| serde_json::json!({ "unserialisable": e.to_string() }))
 }
 
-/// Decides one record given as JSON, returning the decision as JSON.
+fn made<T: Serialize>(decided: Decided<T>) -> (serde_json::Value, Provenance) {
+    (json(&decided.value), decided.by)
+}
+
+/// Decides one record given as JSON, returning the decision as JSON and the
+/// module version that made it.
 pub fn decide(
     host: &Host,
     ctx: &Context,
@@ -58,19 +63,19 @@ pub fn decide(
     source_name: &str,
     position: usize,
     input: serde_json::Value,
-) -> Result<serde_json::Value> {
+) -> Result<(serde_json::Value, Provenance)> {
     match kind {
         DecisionKind::Qualify => {
             let lead: Lead = typed(source_name, position, input)?;
-            Ok(json(&host.qualify(ctx, &lead)?))
+            Ok(made(host.qualify(ctx, &lead)?))
         }
         DecisionKind::Convert => {
             let input: ConvertInput = typed(source_name, position, input)?;
-            Ok(json(&host.convert(ctx, &input.lead, &input.candidates)?))
+            Ok(made(host.convert(ctx, &input.lead, &input.candidates)?))
         }
         DecisionKind::Transition => {
             let input: TransitionInput = typed(source_name, position, input)?;
-            Ok(json(&host.check_transition(
+            Ok(made(host.check_transition(
                 ctx,
                 &input.opportunity,
                 &input.to,
@@ -78,9 +83,9 @@ pub fn decide(
         }
         DecisionKind::Forecast => {
             let opportunity: Opportunity = typed(source_name, position, input)?;
-            Ok(json(&host.forecast(ctx, &opportunity)?))
+            Ok(made(host.forecast(ctx, &opportunity)?))
         }
-        DecisionKind::Stages => Ok(json(&host.stages(ctx)?)),
+        DecisionKind::Stages => Ok(made(host.stages(ctx)?)),
     }
 }
 
@@ -92,6 +97,10 @@ pub struct Answer {
     pub id: Option<String>,
     /// The decision, or the error for this record alone.
     pub result: Result<serde_json::Value>,
+    /// The module version that decided, when one did.
+    pub by: Option<Provenance>,
+    /// The record as given (`null` when it could not be read).
+    pub input: serde_json::Value,
 }
 
 /// Decides many records; leads go to the module in one batch call.
@@ -108,7 +117,11 @@ pub fn decide_all(
     for record in records {
         let id = record.value.as_ref().ok().and_then(|v| record_id(kind, v));
         let position = record.position;
-        let result = match kind {
+        let input = record
+            .value
+            .as_ref()
+            .map_or(serde_json::Value::Null, Clone::clone);
+        let (result, by) = match kind {
             DecisionKind::Qualify => match record
                 .value
                 .and_then(|v| typed::<Lead>(source_name, position, v))
@@ -116,34 +129,51 @@ pub fn decide_all(
                 Ok(lead) => {
                     slots.push(answers.len());
                     leads.push(lead);
-                    Ok(serde_json::Value::Null)
+                    (Ok(serde_json::Value::Null), None)
                 }
-                Err(e) => Err(e),
+                Err(e) => (Err(e), None),
             },
-            _ => record
+            _ => match record
                 .value
-                .and_then(|v| decide(host, ctx, kind, source_name, position, v)),
+                .and_then(|v| decide(host, ctx, kind, source_name, position, v))
+            {
+                Ok((decision, by)) => (Ok(decision), Some(by)),
+                Err(e) => (Err(e), None),
+            },
         };
         answers.push(Answer {
             position,
             id,
             result,
+            by,
+            input,
         });
     }
     if leads.is_empty() {
         return answers;
     }
+    let mut place = |slot: usize, decision: Result<Decided<crm_rules_model::Qualification>>| {
+        let answer = &mut answers[slot];
+        match decision {
+            Ok(decided) => {
+                let (value, by) = made(decided);
+                answer.result = Ok(value);
+                answer.by = Some(by);
+            }
+            Err(e) => answer.result = Err(e),
+        }
+    };
     match host.qualify_batch(ctx, &leads) {
         Ok(decisions) => {
             for (slot, decision) in slots.into_iter().zip(decisions) {
-                answers[slot].result = decision.map(|d| json(&d));
+                place(slot, decision);
             }
         }
         // A fault of the batch as a whole (a trap, say): decide each lead alone so
         // that one bad lead does not take the others with it.
         Err(_) => {
             for (slot, lead) in slots.into_iter().zip(&leads) {
-                answers[slot].result = host.qualify(ctx, lead).map(|d| json(&d));
+                place(slot, host.qualify(ctx, lead));
             }
         }
     }

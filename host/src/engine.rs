@@ -1,14 +1,21 @@
 //! The wasmtime engine, the linker, and the per-instance store: how a rule module is
 //! compiled, what it may import, and the limits every call runs under.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimits,
     StoreLimitsBuilder,
 };
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+/// How often the engine's epoch advances: the granularity of wall-clock deadlines.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// Bindings of the `crm:rules/rule-module` world.
 #[allow(missing_docs, clippy::all)]
@@ -32,6 +39,32 @@ pub struct Limits {
     pub tables: usize,
     /// Core instances of one component.
     pub instances: usize,
+    /// Wall-clock backstop of one call, in milliseconds (checked every
+    /// [`EPOCH_TICK`]). Fuel ends runaway code deterministically; the deadline
+    /// catches what fuel does not count, such as time spent in host calls.
+    pub deadline_ms: u64,
+    /// Largest answer a module may return for one call, in bytes of text and
+    /// list elements; a larger one is refused as a trap of that decision.
+    pub output_bytes: usize,
+    /// Bytes of a module's stdout and stderr kept per call for the host's log;
+    /// the rest is dropped.
+    pub log_bytes: usize,
+    /// Whether decisions share instances.
+    pub isolation: Isolation,
+}
+
+/// Whether an org's decisions share instances.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Isolation {
+    /// A warm instance is reused for later calls of the same org and version (one
+    /// caller at a time). Memory a module keeps between calls stays visible to its
+    /// next calls, never to another org. The fast default.
+    Reuse,
+    /// Every call (a batch is one call) gets a fresh instance from the pooling
+    /// allocator, initialised with the policy, and drops it afterwards: nothing
+    /// survives from one decision to the next.
+    PerCall,
 }
 
 impl Default for Limits {
@@ -43,6 +76,10 @@ impl Default for Limits {
             memory_bytes: 64 << 20,
             tables: 20,
             instances: 20,
+            deadline_ms: 2_000,
+            output_bytes: 1 << 20,
+            log_bytes: 16 << 10,
+            isolation: Isolation::Reuse,
         }
     }
 }
@@ -57,6 +94,9 @@ pub struct EngineSettings {
     pub max_instances: u32,
     /// Upper bound of any org's memory limit (pooling reserves this per memory).
     pub max_memory_bytes: usize,
+    /// A folder for compiled components, so a restart does not compile known
+    /// modules again; `None` for no cache.
+    pub cache_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for EngineSettings {
@@ -65,6 +105,7 @@ impl Default for EngineSettings {
             pooling: true,
             max_instances: 1000,
             max_memory_bytes: 64 << 20,
+            cache_dir: None,
         }
     }
 }
@@ -73,6 +114,38 @@ impl Default for EngineSettings {
 pub struct Runtime {
     pub(crate) engine: Engine,
     pub(crate) linker: Arc<Linker<StoreState>>,
+    _ticker: Ticker,
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] until dropped.
+struct Ticker {
+    stop: Arc<AtomicBool>,
+}
+
+impl Ticker {
+    fn start(engine: &Engine) -> Ticker {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (engine, flag) = (engine.weak(), stop.clone());
+        std::thread::Builder::new()
+            .name("crm-rules-epoch".to_owned())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    match engine.upgrade() {
+                        Some(engine) => engine.increment_epoch(),
+                        None => break,
+                    }
+                }
+            })
+            .ok();
+        Ticker { stop }
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
 }
 
 impl Runtime {
@@ -89,6 +162,7 @@ impl Runtime {
         // environment, no arguments, and a clock stopped at the epoch.
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
         Ok(Runtime {
+            _ticker: Ticker::start(&engine),
             engine,
             linker: Arc::new(linker),
         })
@@ -104,6 +178,7 @@ fn config(pooling: Option<&EngineSettings>) -> Config {
     let mut config = Config::new();
     config.wasm_component_model(true);
     config.consume_fuel(true);
+    config.epoch_interruption(true);
     // Deep recursion in a module ends in a trap, not in a host stack overflow.
     config.max_wasm_stack(1 << 20);
     if let Some(settings) = pooling {
@@ -131,17 +206,25 @@ pub struct StoreState {
     wasi: WasiCtx,
     table: ResourceTable,
     pub(crate) limits: StoreLimits,
+    pub(crate) stdout: GuestOutput,
+    pub(crate) stderr: GuestOutput,
 }
 
 impl StoreState {
     pub(crate) fn new(limits: &Limits) -> StoreState {
+        let stdout = GuestOutput::new(limits.log_bytes);
+        let stderr = GuestOutput::new(limits.log_bytes);
         let wasi = WasiCtx::builder()
             .wall_clock(StoppedClock)
             .monotonic_clock(StoppedClock)
             .insecure_random_seed(0)
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
             .build();
         StoreState {
             wasi,
+            stdout,
+            stderr,
             table: ResourceTable::new(),
             limits: StoreLimitsBuilder::new()
                 .memory_size(limits.memory_bytes)
@@ -184,9 +267,77 @@ impl wasmtime_wasi::HostMonotonicClock for StoppedClock {
     }
 }
 
+/// A module's stdout or stderr: kept in memory, up to a cap, until the host takes it
+/// for its log after the call. Never the host's terminal.
+#[derive(Clone)]
+pub(crate) struct GuestOutput {
+    buffer: Arc<Mutex<Vec<u8>>>,
+    cap: usize,
+}
+
+impl GuestOutput {
+    fn new(cap: usize) -> GuestOutput {
+        GuestOutput {
+            buffer: Arc::new(Mutex::new(Vec::new())),
+            cap,
+        }
+    }
+
+    /// What was written since the last call, emptied.
+    pub(crate) fn take(&self) -> Vec<u8> {
+        self.buffer
+            .lock()
+            .map(|mut b| std::mem::take(&mut *b))
+            .unwrap_or_default()
+    }
+}
+
+impl IsTerminal for GuestOutput {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdoutStream for GuestOutput {
+    fn p2_stream(&self) -> Box<dyn OutputStream> {
+        Box::new(self.clone())
+    }
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
+        Box::new(tokio::io::sink())
+    }
+}
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for GuestOutput {
+    async fn ready(&mut self) {}
+}
+
+#[wasmtime_wasi::async_trait]
+impl OutputStream for GuestOutput {
+    fn write(&mut self, bytes: bytes::Bytes) -> StreamResult<()> {
+        if let Ok(mut buffer) = self.buffer.lock() {
+            let room = self.cap.saturating_sub(buffer.len());
+            buffer.extend_from_slice(&bytes[..bytes.len().min(room)]);
+        }
+        Ok(())
+    }
+    fn flush(&mut self) -> StreamResult<()> {
+        Ok(())
+    }
+    fn check_write(&mut self) -> StreamResult<usize> {
+        Ok(64 << 10)
+    }
+}
+
 /// A new store for one instance, limits in place.
 pub(crate) fn new_store(engine: &Engine, limits: &Limits) -> Store<StoreState> {
     let mut store = Store::new(engine, StoreState::new(limits));
     store.limiter(|state| &mut state.limits);
+    store.set_epoch_deadline(epoch_ticks(limits));
     store
+}
+
+/// The deadline of one call, in epoch ticks.
+pub(crate) fn epoch_ticks(limits: &Limits) -> u64 {
+    (limits.deadline_ms / EPOCH_TICK.as_millis() as u64).max(1) + 1
 }

@@ -15,6 +15,10 @@ pub enum TrapKind {
     MemoryLimit,
     /// The module panicked or executed an invalid instruction.
     Trap,
+    /// The module returned more than its output limit.
+    OutputTooLarge,
+    /// The module returned something the contract does not allow.
+    BadOutput,
 }
 
 /// An error of the host library.
@@ -39,6 +43,22 @@ pub enum Error {
         /// The org.
         org: String,
         /// What the engine said.
+        message: String,
+    },
+    /// The module is not the one the org trusts: hash or signature mismatch.
+    #[error("org `{org}`: module refused before compilation: {message}")]
+    Integrity {
+        /// The org.
+        org: String,
+        /// What did not match.
+        message: String,
+    },
+    /// A version of an org's module that does not exist or clashes.
+    #[error("org `{org}`: {message}")]
+    Version {
+        /// The org.
+        org: String,
+        /// What is wrong.
         message: String,
     },
     /// The module refused the org policy.

@@ -141,7 +141,8 @@ pub fn run_fixture(host: &Host, org_id: &str, path: &Path, bless: bool) -> Fixtu
         &name,
         1,
         fixture.input.clone(),
-    );
+    )
+    .map(|(decision, _)| decision);
     if bless {
         result.failure = bless_fixture(path, &text, &actual)
             .err()
@@ -201,13 +202,8 @@ pub fn run_org(
     out: &mut dyn std::io::Write,
 ) -> anyhow::Result<Summary> {
     let org = OrgDir::read(dir)?;
-    host.load(
-        &org.file.org_id,
-        &org.wasm,
-        &org.policy,
-        org.file.limits.clone(),
-    )
-    .with_context(|| format!("cannot load the org of {}", dir.display()))?;
+    org.load_into(host)
+        .with_context(|| format!("cannot load the org of {}", dir.display()))?;
     let fixtures_dir = dir.join("fixtures");
     let mut paths: Vec<PathBuf> = std::fs::read_dir(&fixtures_dir)
         .with_context(|| format!("cannot read {}", fixtures_dir.display()))?

@@ -11,25 +11,32 @@
 //! let ctx = Context { org_id: "acme".into(), now: "2026-11-25T09:00:00Z".parse()?, user: None, team: None };
 //! let lead: Lead = serde_json::from_str(r#"{"id": "L-1", "source": "web_form", "email": "a@b.example"}"#)?;
 //! let decision = host.qualify(&ctx, &lead)?;
-//! println!("{}", serde_json::to_string(&decision)?);
+//! println!("{} by version {}", serde_json::to_string(&decision.value)?, decision.by.version);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![deny(missing_docs)]
-#![forbid(unsafe_code)]
+// The one exception, loading compiled code from the cache, is in `cache.rs`.
+#![deny(unsafe_code)]
 
+pub mod audit;
+pub mod cache;
 pub mod decide;
 pub mod engine;
 pub mod error;
 pub mod fixtures;
 pub mod input;
+pub mod integrity;
 mod lower;
 pub mod org;
 pub mod registry;
 
 pub use crm_rules_model as model;
-pub use engine::{EngineSettings, Limits};
+pub use engine::{EngineSettings, Isolation, Limits};
 pub use error::{Error, Result, TrapKind};
-pub use registry::{module_hash, Host, LoadedModule};
+pub use integrity::Integrity;
+pub use registry::{
+    module_hash, Decided, Host, LoadedModule, Provenance, VersionInfo, VersionSpec,
+};
 
 /// The reference rule module, built from the `guest-rules` crate and embedded.
 pub const REFERENCE_MODULE: &[u8] = include_bytes!(env!("CRM_RULES_REFERENCE_WASM"));

@@ -310,3 +310,81 @@ pub(crate) fn forecast(v: f::WinForecast) -> Result<m::Forecast, String> {
         reasons: v.reasons,
     })
 }
+
+/// Approximate size of an answer: bytes of text plus 16 per list element, so a
+/// module cannot hand the host an unbounded result.
+pub(crate) trait OutputSize {
+    fn output_size(&self) -> usize;
+}
+
+fn texts(list: &[String]) -> usize {
+    list.iter().map(|s| s.len() + 16).sum()
+}
+
+impl OutputSize for m::Qualification {
+    fn output_size(&self) -> usize {
+        let missing = match &self.outcome {
+            m::Outcome::NeedsInformation { missing } => texts(missing),
+            _ => 0,
+        };
+        missing
+            + texts(&self.reasons)
+            + self
+                .follow_ups
+                .iter()
+                .map(|f| f.subject.len() + 16)
+                .sum::<usize>()
+    }
+}
+
+impl OutputSize for m::ConversionPlan {
+    fn output_size(&self) -> usize {
+        let id = |a: &m::RecordAction| match a {
+            m::RecordAction::Link(id) => id.len(),
+            _ => 0,
+        };
+        id(&self.account)
+            + id(&self.contact)
+            + id(&self.opportunity)
+            + self.opportunity_name.as_ref().map_or(0, String::len)
+            + self.initial_stage.len()
+            + texts(&self.reasons)
+    }
+}
+
+impl OutputSize for m::TransitionCheck {
+    fn output_size(&self) -> usize {
+        texts(&self.missing) + texts(&self.reasons)
+    }
+}
+
+impl OutputSize for m::Forecast {
+    fn output_size(&self) -> usize {
+        self.stages
+            .iter()
+            .map(|s| s.stage.len() + 16)
+            .sum::<usize>()
+            + texts(&self.reasons)
+    }
+}
+
+impl OutputSize for Vec<m::Stage> {
+    fn output_size(&self) -> usize {
+        self.iter()
+            .map(|s| {
+                s.name.len()
+                    + 16
+                    + s.steps
+                        .iter()
+                        .map(|p| p.name.len() + p.field.len() + 16)
+                        .sum::<usize>()
+            })
+            .sum()
+    }
+}
+
+impl OutputSize for m::ModuleInfo {
+    fn output_size(&self) -> usize {
+        self.name.len() + self.version.len() + texts(&self.reads_custom_fields)
+    }
+}

@@ -9,10 +9,11 @@ use std::process::ExitCode;
 use anyhow::{bail, Context as _};
 use chrono::{DateTime, SubsecRound, Utc};
 use clap::{Args, Parser, Subcommand};
+use crm_rules::audit::{AuditLog, AuditPolicy, Entry};
 use crm_rules::decide::{decide_all, DecisionKind};
 use crm_rules::fixtures::{run_org, Summary};
-use crm_rules::org::OrgDir;
-use crm_rules::{Host, Limits};
+use crm_rules::org::{OrgDir, OrgFile};
+use crm_rules::{EngineSettings, Host, Limits};
 
 /// The example policy the program uses when given no org.
 const EXAMPLE_POLICY: &str = include_str!("../../examples/strict/policy.json");
@@ -56,6 +57,20 @@ struct OrgArgs {
     /// Pretty-print decisions (one JSON document per record).
     #[arg(long, global = true)]
     pretty: bool,
+    /// Append every decision to this audit log (JSON lines, hash-chained).
+    #[arg(long, global = true, value_name = "FILE")]
+    audit: Option<PathBuf>,
+    /// Folder of compiled modules; default: `$XDG_CACHE_HOME/crm-rules` or
+    /// `~/.cache/crm-rules`.
+    #[arg(long, global = true, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Compile modules every time; use no cache.
+    #[arg(long, global = true)]
+    no_cache: bool,
+    /// Log to stderr: `-v` what the host does (cache, versions, module output),
+    /// `-vv` more.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
 }
 
 #[derive(Subcommand)]
@@ -84,6 +99,12 @@ enum Command {
     Stages,
     /// Show the module's hash, name, version and input query.
     Info,
+    /// Module integrity: hash, keys, signatures.
+    #[command(subcommand)]
+    Module(ModuleCommand),
+    /// Audit logs: verify the chain, show entries.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Run the fixtures of org folders; exits non-zero when any fails.
     Test {
         /// Org folders, or folders holding org folders.
@@ -95,8 +116,100 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum ModuleCommand {
+    /// Print a module's SHA-256 (what an org pins in `sha256`).
+    Hash {
+        /// The `.wasm` component.
+        module: PathBuf,
+    },
+    /// Make a signing key: writes the secret key (hex) to FILE, prints the public key.
+    Keygen {
+        /// Where to write the secret key; it must not exist.
+        #[arg(long, value_name = "FILE")]
+        secret: PathBuf,
+    },
+    /// Sign a module with a secret key; writes MODULE.sig (or --out).
+    Sign {
+        /// The `.wasm` component.
+        module: PathBuf,
+        /// The secret key file.
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// The signature file to write.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Check a module's signature against a public key; exits 1 when it fails.
+    Verify {
+        /// The `.wasm` component.
+        module: PathBuf,
+        /// The public key (hex).
+        #[arg(long, value_name = "HEX")]
+        public_key: String,
+        /// The signature file; default MODULE.sig.
+        #[arg(long, value_name = "FILE")]
+        signature: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check a log's hash chain; names the first bad line and exits 1.
+    Verify {
+        /// The audit log.
+        log: PathBuf,
+    },
+    /// Print the entries of a log that match the filters.
+    Show {
+        /// The audit log.
+        log: PathBuf,
+        /// Only this org.
+        #[arg(long = "for-org", value_name = "ID")]
+        for_org: Option<String>,
+        /// Only this record id.
+        #[arg(long)]
+        record: Option<String>,
+        /// Only entries written at or after this time (RFC 3339).
+        #[arg(long)]
+        since: Option<DateTime<Utc>>,
+        /// Only entries written before this time (RFC 3339).
+        #[arg(long)]
+        until: Option<DateTime<Utc>>,
+    },
+}
+
+/// Writes log records to stderr.
+struct StderrLog;
+
+impl log::Log for StderrLog {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+    fn log(&self, record: &log::Record<'_>) {
+        if record.target().starts_with("crm_rules") {
+            eprintln!(
+                "{}: {}",
+                record.level().as_str().to_lowercase(),
+                record.args()
+            );
+        }
+    }
+    fn flush(&self) {}
+}
+
+static LOGGER: StderrLog = StderrLog;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let level = match cli.org.verbose {
+        0 => log::LevelFilter::Warn,
+        1 => log::LevelFilter::Info,
+        _ => log::LevelFilter::Debug,
+    };
+    if log::set_logger(&LOGGER).is_ok() {
+        log::set_max_level(level);
+    }
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -106,17 +219,47 @@ fn main() -> ExitCode {
     }
 }
 
+fn cache_dir(args: &OrgArgs) -> Option<PathBuf> {
+    if args.no_cache {
+        return None;
+    }
+    if let Some(dir) = &args.cache_dir {
+        return Some(dir.clone());
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("crm-rules"))
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let host = Host::new()?;
+    match &cli.command {
+        Command::Module(command) => return module_command(command),
+        Command::Audit(command) => return audit_command(command),
+        _ => {}
+    }
+    let host = Host::with_settings(&EngineSettings {
+        cache_dir: cache_dir(&cli.org),
+        ..EngineSettings::default()
+    })?;
     let kind = match &cli.command {
         Command::Test { dirs, bless } => return test(&host, dirs, *bless),
+        Command::Module(_) | Command::Audit(_) => unreachable!("handled above"),
         Command::Qualify { .. } => DecisionKind::Qualify,
         Command::Convert { .. } => DecisionKind::Convert,
         Command::Transition { .. } => DecisionKind::Transition,
         Command::Forecast { .. } => DecisionKind::Forecast,
         Command::Stages | Command::Info => DecisionKind::Stages,
     };
-    let org_id = load_org(&host, &cli.org)?;
+    let (org_id, audit_policy) = load_org(&host, &cli.org)?;
+    let mut audit = match &cli.org.audit {
+        Some(path) => Some(
+            AuditLog::open(path)
+                .with_context(|| format!("cannot open audit log {}", path.display()))?,
+        ),
+        None => None,
+    };
     let ctx = crm_rules::model::Context {
         org_id: org_id.clone(),
         now: cli.org.now.unwrap_or_else(|| Utc::now().trunc_subsecs(0)),
@@ -141,23 +284,39 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Stages => {
             let stages = host.stages(&ctx)?;
-            print(&mut stdout, &serde_json::to_value(&stages)?)?;
+            print(&mut stdout, &serde_json::to_value(&stages.value)?)?;
             return Ok(ExitCode::SUCCESS);
         }
         Command::Qualify { input }
         | Command::Convert { input }
         | Command::Transition { input }
         | Command::Forecast { input } => input,
-        Command::Test { .. } => unreachable!("handled above"),
+        Command::Test { .. } | Command::Module(_) | Command::Audit(_) => {
+            unreachable!("handled above")
+        }
     };
+    let decision_name = format!("{kind:?}").to_lowercase();
     let (source_name, text) = read_input(input.as_deref())?;
     let records = crm_rules::input::split(&source_name, &text)?;
     let mut failed = 0usize;
     for answer in decide_all(&host, &ctx, kind, &source_name, records) {
         let mut line = serde_json::Map::new();
         line.insert("position".into(), answer.position.into());
-        if let Some(id) = answer.id {
-            line.insert("id".into(), id.into());
+        if let Some(id) = &answer.id {
+            line.insert("id".into(), id.clone().into());
+        }
+        if let Some(log) = audit.as_mut() {
+            let entry = Entry {
+                decision: &decision_name,
+                ctx: &ctx,
+                record: answer.id.as_deref(),
+                position: answer.position,
+                input: &answer.input,
+                by: answer.by.as_ref(),
+                result: answer.result.as_ref(),
+            };
+            log.append(&entry, &audit_policy)
+                .with_context(|| format!("cannot write audit log {}", log.path().display()))?;
         }
         match answer.result {
             Ok(decision) => {
@@ -172,6 +331,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         print(&mut stdout, &serde_json::Value::Object(line))?;
     }
     stdout.flush()?;
+    if let Some(log) = audit.as_mut() {
+        log.sync()
+            .with_context(|| format!("cannot write audit log {}", log.path().display()))?;
+    }
     Ok(if failed == 0 {
         ExitCode::SUCCESS
     } else {
@@ -199,33 +362,144 @@ fn read_stdin() -> anyhow::Result<(String, String)> {
     Ok(("stdin".to_owned(), text))
 }
 
-/// Loads the org the options name and returns its id.
-fn load_org(host: &Host, args: &OrgArgs) -> anyhow::Result<String> {
-    let (mut org_id, mut wasm, mut policy, limits) = match &args.org_dir {
-        Some(dir) => {
-            let org = OrgDir::read(dir)?;
-            (org.file.org_id, org.wasm, org.policy, org.file.limits)
-        }
-        None => (
-            "default".to_owned(),
-            crm_rules::REFERENCE_MODULE.to_vec(),
-            EXAMPLE_POLICY.to_owned(),
-            Limits::default(),
-        ),
+/// Loads the org the options name and returns its id and audit masking.
+fn load_org(host: &Host, args: &OrgArgs) -> anyhow::Result<(String, AuditPolicy)> {
+    let mut org = match &args.org_dir {
+        Some(dir) => OrgDir::read(dir)?,
+        None => OrgDir {
+            dir: PathBuf::from("."),
+            file: OrgFile {
+                org_id: "default".to_owned(),
+                module: "reference".to_owned(),
+                policy: "policy.json".to_owned(),
+                limits: Limits::default(),
+                version: None,
+                sha256: None,
+                trusted_keys: Vec::new(),
+                signature: None,
+                audit: AuditPolicy::default(),
+            },
+            wasm: crm_rules::REFERENCE_MODULE.to_vec(),
+            policy: EXAMPLE_POLICY.to_owned(),
+            signature: None,
+        },
     };
     if let Some(path) = &args.module {
-        wasm = std::fs::read(path)
+        org.wasm = std::fs::read(path)
             .with_context(|| format!("cannot read module {}", path.display()))?;
+        org.file.version = None;
+        let sig = PathBuf::from(format!("{}.sig", path.display()));
+        org.signature = std::fs::read_to_string(sig)
+            .ok()
+            .map(|s| s.trim().to_owned());
     }
     if let Some(path) = &args.policy {
-        policy = std::fs::read_to_string(path)
+        org.policy = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read policy {}", path.display()))?;
+        org.file.version = None;
     }
     if let Some(id) = &args.org {
-        org_id = id.clone();
+        org.file.org_id = id.clone();
     }
-    host.load(&org_id, &wasm, &policy, limits)?;
-    Ok(org_id)
+    org.load_into(host)?;
+    Ok((org.file.org_id, org.file.audit))
+}
+
+fn module_command(command: &ModuleCommand) -> anyhow::Result<ExitCode> {
+    use crm_rules::integrity;
+    let read = |path: &Path| {
+        std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+    };
+    match command {
+        ModuleCommand::Hash { module } => {
+            println!("{}", integrity::module_hash(&read(module)?));
+        }
+        ModuleCommand::Keygen { secret } => {
+            let (secret_hex, public_hex) = integrity::generate_key().map_err(anyhow::Error::msg)?;
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(secret)
+                .with_context(|| format!("cannot create {}", secret.display()))?;
+            writeln!(file, "{secret_hex}")?;
+            println!("{public_hex}");
+        }
+        ModuleCommand::Sign { module, key, out } => {
+            let secret = std::fs::read_to_string(key)
+                .with_context(|| format!("cannot read {}", key.display()))?;
+            let signature =
+                integrity::sign(secret.trim(), &read(module)?).map_err(anyhow::Error::msg)?;
+            let out = out
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(format!("{}.sig", module.display())));
+            std::fs::write(&out, format!("{signature}\n"))
+                .with_context(|| format!("cannot write {}", out.display()))?;
+            println!("{}", out.display());
+        }
+        ModuleCommand::Verify {
+            module,
+            public_key,
+            signature,
+        } => {
+            let key = integrity::parse_public_key(public_key).map_err(anyhow::Error::msg)?;
+            let sig_path = signature
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(format!("{}.sig", module.display())));
+            let sig = std::fs::read_to_string(&sig_path)
+                .with_context(|| format!("cannot read {}", sig_path.display()))?;
+            return Ok(match integrity::verify(&key, &read(module)?, sig.trim()) {
+                Ok(()) => {
+                    println!("ok: {} is signed by {public_key}", module.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    println!("FAILED: {}: {e}", module.display());
+                    ExitCode::from(1)
+                }
+            });
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn audit_command(command: &AuditCommand) -> anyhow::Result<ExitCode> {
+    use crm_rules::audit;
+    match command {
+        AuditCommand::Verify { log } => Ok(match audit::verify(log) {
+            Ok(found) => {
+                for warning in &found.warnings {
+                    println!("warning: {warning}");
+                }
+                println!("ok: {} entries, chain intact", found.entries);
+                ExitCode::SUCCESS
+            }
+            Err(broken) => {
+                println!("FAILED: {broken}");
+                ExitCode::from(1)
+            }
+        }),
+        AuditCommand::Show {
+            log,
+            for_org,
+            record,
+            since,
+            until,
+        } => {
+            let filter = audit::Filter {
+                org: for_org.clone(),
+                record: record.clone(),
+                since: *since,
+                until: *until,
+            };
+            let lines = audit::show(log, &filter)
+                .with_context(|| format!("cannot read {}", log.display()))?;
+            let mut stdout = std::io::stdout().lock();
+            for line in lines {
+                writeln!(stdout, "{line}")?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }
 
 fn test(host: &Host, dirs: &[PathBuf], bless: bool) -> anyhow::Result<ExitCode> {

@@ -6,14 +6,21 @@
 //! ```
 //!
 //! `module` is `"reference"` (the module built into the program) or the path of a
-//! `.wasm` component, relative to the folder.
+//! `.wasm` component, relative to the folder. Optional: `version` (a label; default
+//! derived from the module's and policy's hashes), `limits`, `sha256` (the module
+//! hash the org pins), `trusted_keys` (ed25519 public keys in hex; the module must
+//! then be signed by one of them), `signature` (the signature file, default the
+//! module's path plus `.sig`), and `audit` (`{"mask_fields": [...]}`).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _};
 use serde::Deserialize;
 
+use crate::audit::AuditPolicy;
 use crate::engine::Limits;
+use crate::integrity::Integrity;
+use crate::registry::{Host, LoadedModule, VersionSpec};
 
 /// The contents of `org.json`.
 #[derive(Debug, Clone, Deserialize)]
@@ -29,6 +36,21 @@ pub struct OrgFile {
     /// Limits of every call.
     #[serde(default)]
     pub limits: Limits,
+    /// The version's label.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// The SHA-256 (hex) the module must have.
+    #[serde(default)]
+    pub sha256: Option<String>,
+    /// Public keys (hex) of whoever may sign the org's modules.
+    #[serde(default)]
+    pub trusted_keys: Vec<String>,
+    /// The module's signature file (hex); default: the module's path + `.sig`.
+    #[serde(default)]
+    pub signature: Option<String>,
+    /// What the audit log masks.
+    #[serde(default)]
+    pub audit: AuditPolicy,
 }
 
 fn reference() -> String {
@@ -46,6 +68,8 @@ pub struct OrgDir {
     pub wasm: Vec<u8>,
     /// The policy's text.
     pub policy: String,
+    /// The module's signature (hex), when it has one.
+    pub signature: Option<String>,
 }
 
 impl OrgDir {
@@ -71,6 +95,27 @@ impl OrgDir {
             }
             std::fs::read(&module).with_context(|| format!("cannot read {}", module.display()))?
         };
+        let signature_path = match (&file.signature, file.module.as_str()) {
+            (Some(path), _) => Some(dir.join(path)),
+            (None, "reference") => None,
+            (None, module) => Some(dir.join(format!("{module}.sig"))),
+        };
+        let signature = match signature_path {
+            Some(path) if path.is_file() => Some(
+                std::fs::read_to_string(&path)
+                    .with_context(|| format!("cannot read {}", path.display()))?
+                    .trim()
+                    .to_owned(),
+            ),
+            Some(path) if file.signature.is_some() => {
+                bail!(
+                    "{}: signature file {} does not exist",
+                    dir.join("org.json").display(),
+                    path.display()
+                )
+            }
+            _ => None,
+        };
         let policy_path = dir.join(&file.policy);
         let policy = std::fs::read_to_string(&policy_path)
             .with_context(|| format!("cannot read {}", policy_path.display()))?;
@@ -79,7 +124,38 @@ impl OrgDir {
             file,
             wasm,
             policy,
+            signature,
         })
+    }
+
+    /// What the org requires of its module.
+    pub fn integrity(&self) -> Integrity {
+        Integrity {
+            sha256: self.file.sha256.clone(),
+            trusted_keys: self.file.trusted_keys.clone(),
+            signature: self.signature.clone(),
+        }
+    }
+
+    /// Checks, loads and activates the org's module in `host`.
+    pub fn load_into(&self, host: &Host) -> crate::error::Result<LoadedModule> {
+        let version = self
+            .file
+            .version
+            .clone()
+            .unwrap_or_else(|| crate::registry::default_version(&self.wasm, &self.policy));
+        let loaded = host.add_version(
+            &self.file.org_id,
+            VersionSpec {
+                version,
+                wasm: &self.wasm,
+                policy: &self.policy,
+                limits: self.file.limits.clone(),
+                integrity: self.integrity(),
+            },
+        )?;
+        host.activate(&self.file.org_id, &loaded.version)?;
+        Ok(loaded)
     }
 
     /// Every org folder at or below `root` (folders holding an `org.json`), sorted.
