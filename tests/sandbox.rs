@@ -576,3 +576,94 @@ fn the_audit_log_masks_personal_data_and_detects_removed_or_edited_entries() {
     assert_eq!(shown.lines().count(), 1, "{shown}");
     assert!(shown.contains("\"record\":\"L-003\""));
 }
+
+#[test]
+fn the_program_signs_modules_and_an_org_refuses_a_tampered_signature() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let org = dir.path();
+    std::fs::write(org.join("rules.wasm"), REFERENCE_MODULE).expect("module");
+    std::fs::write(org.join("policy.json"), policy("strict")).expect("policy");
+    let path = |name: &str| org.join(name).to_str().expect("utf-8").to_owned();
+    let keygen = cli(&["module", "keygen", "--secret", &path("approver.key")]);
+    assert!(keygen.status.success(), "{}", text(&keygen.stderr));
+    let public = text(&keygen.stdout).trim().to_owned();
+    let sign = cli(&[
+        "module",
+        "sign",
+        &path("rules.wasm"),
+        "--key",
+        &path("approver.key"),
+    ]);
+    assert!(sign.status.success(), "{}", text(&sign.stderr));
+    let verify = cli(&[
+        "module",
+        "verify",
+        &path("rules.wasm"),
+        "--public-key",
+        &public,
+    ]);
+    assert!(verify.status.success(), "{}", text(&verify.stdout));
+    let hash = text(&cli(&["module", "hash", &path("rules.wasm")]).stdout)
+        .trim()
+        .to_owned();
+    assert_eq!(hash, crm_rules::module_hash(REFERENCE_MODULE));
+
+    let org_json = |sha256: &str| {
+        serde_json::json!({
+            "org_id": "signed-co", "module": "rules.wasm", "policy": "policy.json",
+            "sha256": sha256, "trusted_keys": [public]
+        })
+        .to_string()
+    };
+    std::fs::write(org.join("org.json"), org_json(&hash)).expect("org.json");
+    let run = || {
+        cli(&[
+            "--no-cache",
+            "--org-dir",
+            &path(""),
+            "qualify",
+            "examples/leads.jsonl",
+        ])
+    };
+    let ok = run();
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+
+    let signature = std::fs::read_to_string(org.join("rules.wasm.sig")).expect("sig");
+    let flipped = if signature.starts_with('0') { "1" } else { "0" };
+    std::fs::write(
+        org.join("rules.wasm.sig"),
+        format!("{flipped}{}", &signature[1..]),
+    )
+    .expect("tamper");
+    let refused = run();
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        text(&refused.stderr).contains("signature"),
+        "{}",
+        text(&refused.stderr)
+    );
+    let verify = cli(&[
+        "module",
+        "verify",
+        &path("rules.wasm"),
+        "--public-key",
+        &public,
+    ]);
+    assert_eq!(verify.status.code(), Some(1));
+
+    std::fs::write(org.join("rules.wasm.sig"), signature).expect("restore");
+    let mut other_pin = hash.into_bytes();
+    other_pin[0] = if other_pin[0] == b'a' { b'b' } else { b'a' };
+    std::fs::write(
+        org.join("org.json"),
+        org_json(&String::from_utf8(other_pin).expect("hex")),
+    )
+    .expect("org.json");
+    let refused = run();
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        text(&refused.stderr).contains("SHA-256"),
+        "{}",
+        text(&refused.stderr)
+    );
+}
