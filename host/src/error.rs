@@ -21,6 +21,20 @@ pub enum TrapKind {
     BadOutput,
 }
 
+impl TrapKind {
+    /// The kind as written in JSON, e.g. `out_of_fuel`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrapKind::OutOfFuel => "out_of_fuel",
+            TrapKind::Timeout => "timeout",
+            TrapKind::MemoryLimit => "memory_limit",
+            TrapKind::Trap => "trap",
+            TrapKind::OutputTooLarge => "output_too_large",
+            TrapKind::BadOutput => "bad_output",
+        }
+    }
+}
+
 /// An error of the host library.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -81,8 +95,9 @@ pub enum Error {
     },
     /// The module's code stopped (trap, fuel, memory) while deciding a record.
     #[error(
-        "org `{org}`{}: the rule module stopped ({kind:?}): {message}",
-        record_part(record)
+        "org `{org}`{}: the rule module stopped ({}): {message}",
+        record_part(record),
+        kind.as_str()
     )]
     Trap {
         /// The org.

@@ -145,20 +145,22 @@ pub fn default_version(wasm: &[u8], policy: &str) -> String {
     format!("{}-{}", &module[..12], &policy[..8])
 }
 
+/// Names why a call stopped. The message is the cause alone (e.g. "all fuel
+/// consumed by WebAssembly"); the module's wasm backtrace goes to the debug log.
 fn classify(org: &str, record: Option<&str>, err: wasmtime::Error) -> Error {
+    let cause = err.root_cause().to_string();
     let kind = match err.downcast_ref::<wasmtime::Trap>() {
         Some(wasmtime::Trap::OutOfFuel) => TrapKind::OutOfFuel,
         Some(wasmtime::Trap::Interrupt) => TrapKind::Timeout,
-        _ if format!("{err:#}").contains("memory") && format!("{err:#}").contains("grow") => {
-            TrapKind::MemoryLimit
-        }
+        _ if cause.contains("memory") && cause.contains("grow") => TrapKind::MemoryLimit,
         _ => TrapKind::Trap,
     };
+    log::debug!("org `{org}`: the rule module stopped: {err:?}");
     Error::Trap {
         org: org.to_owned(),
         record: record.map(str::to_owned),
         kind,
-        message: format!("{err:#}"),
+        message: cause,
     }
 }
 
