@@ -71,6 +71,21 @@ fn capture_log() {
     }
 }
 
+/// Adds the reference module with an example org's policy as a version of `org`.
+fn add_example_version(host: &Host, org: &str, label: &str, example: &str) {
+    host.add_version(
+        org,
+        VersionSpec {
+            version: label.to_owned(),
+            wasm: REFERENCE_MODULE,
+            policy: &policy(example),
+            limits: Limits::default(),
+            integrity: Integrity::default(),
+        },
+    )
+    .expect("version");
+}
+
 fn hostile_limits() -> Limits {
     Limits {
         fuel: 200_000_000,
@@ -287,17 +302,7 @@ fn a_module_that_differs_from_the_pin_or_signature_is_refused_before_compiling()
 fn versions_are_listed_activated_and_rolled_back() {
     let host = Host::new().expect("host");
     for (label, org) in [("v1", "strict"), ("v2", "loose")] {
-        host.add_version(
-            "acme",
-            VersionSpec {
-                version: label.to_owned(),
-                wasm: REFERENCE_MODULE,
-                policy: &policy(org),
-                limits: Limits::default(),
-                integrity: Integrity::default(),
-            },
-        )
-        .expect("version");
+        add_example_version(&host, "acme", label, org);
     }
     assert!(matches!(
         host.qualify(&ctx("acme"), &lead("L-1")),
@@ -328,17 +333,7 @@ fn swapping_versions_under_load_fails_no_call() {
     }))
     .expect("lead");
     for (label, org) in [("strict", "strict"), ("loose", "loose")] {
-        host.add_version(
-            "swap",
-            VersionSpec {
-                version: label.to_owned(),
-                wasm: REFERENCE_MODULE,
-                policy: &policy(org),
-                limits: Limits::default(),
-                integrity: Integrity::default(),
-            },
-        )
-        .expect("version");
+        add_example_version(&host, "swap", label, org);
         host.activate("swap", label).expect("activate");
         let decided = host.qualify(&ctx("swap"), &probe).expect("decides");
         expected.insert(label.to_owned(), decided.value);

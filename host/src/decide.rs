@@ -62,7 +62,7 @@ pub fn decide(
     kind: DecisionKind,
     source_name: &str,
     position: usize,
-    input: serde_json::Value,
+    input: &serde_json::Value,
 ) -> Result<(serde_json::Value, Provenance)> {
     match kind {
         DecisionKind::Qualify => {
@@ -117,26 +117,22 @@ pub fn decide_all(
     for record in records {
         let id = record.value.as_ref().ok().and_then(|v| record_id(kind, v));
         let position = record.position;
-        let input = record
-            .value
-            .as_ref()
-            .map_or(serde_json::Value::Null, Clone::clone);
+        let (input, read) = match record.value {
+            Ok(value) => (value, Ok(())),
+            Err(e) => (serde_json::Value::Null, Err(e)),
+        };
         let (result, by) = match kind {
-            DecisionKind::Qualify => match record
-                .value
-                .and_then(|v| typed::<Lead>(source_name, position, v))
-            {
-                Ok(lead) => {
-                    slots.push(answers.len());
-                    leads.push(lead);
-                    (Ok(serde_json::Value::Null), None)
+            DecisionKind::Qualify => {
+                match read.and_then(|()| typed::<Lead>(source_name, position, &input)) {
+                    Ok(lead) => {
+                        slots.push(answers.len());
+                        leads.push(lead);
+                        (Ok(serde_json::Value::Null), None)
+                    }
+                    Err(e) => (Err(e), None),
                 }
-                Err(e) => (Err(e), None),
-            },
-            _ => match record
-                .value
-                .and_then(|v| decide(host, ctx, kind, source_name, position, v))
-            {
+            }
+            _ => match read.and_then(|()| decide(host, ctx, kind, source_name, position, &input)) {
                 Ok((decision, by)) => (Ok(decision), Some(by)),
                 Err(e) => (Err(e), None),
             },

@@ -134,15 +134,8 @@ pub fn run_fixture(host: &Host, org_id: &str, path: &Path, bless: bool) -> Fixtu
         team: fixture.team.clone(),
     };
     let name = path.display().to_string();
-    let actual = decide(
-        host,
-        &ctx,
-        fixture.decision,
-        &name,
-        1,
-        fixture.input.clone(),
-    )
-    .map(|(decision, _)| decision);
+    let actual = decide(host, &ctx, fixture.decision, &name, 1, &fixture.input)
+        .map(|(decision, _)| decision);
     if bless {
         result.failure = bless_fixture(path, &text, &actual)
             .err()

@@ -73,15 +73,14 @@ pub fn split(source_name: &str, text: &str) -> Result<Vec<Record<serde_json::Val
 pub fn typed<T: DeserializeOwned>(
     source_name: &str,
     position: usize,
-    value: serde_json::Value,
+    value: &serde_json::Value,
 ) -> Result<T, Error> {
-    let id = value
-        .get("id")
-        .or_else(|| value.get("lead").and_then(|l| l.get("id")))
-        .or_else(|| value.get("opportunity").and_then(|o| o.get("id")))
-        .and_then(|id| id.as_str())
-        .map(str::to_owned);
     serde_path_to_error::deserialize(value).map_err(|e| {
+        let id = value
+            .get("id")
+            .or_else(|| value.get("lead").and_then(|l| l.get("id")))
+            .or_else(|| value.get("opportunity").and_then(|o| o.get("id")))
+            .and_then(|id| id.as_str());
         let path = e.path().to_string();
         Error::Input {
             source_name: source_name.to_owned(),
@@ -120,7 +119,7 @@ mod tests {
     #[test]
     fn wrong_type_names_the_path() {
         let value = serde_json::json!({"id": "L-9", "decision_maker_known": "yes"});
-        let err = typed::<crm_rules_model::Lead>("t", 4, value).unwrap_err();
+        let err = typed::<crm_rules_model::Lead>("t", 4, &value).unwrap_err();
         let text = err.to_string();
         assert!(text.contains("decision_maker_known"), "{text}");
         assert!(text.contains("L-9"), "{text}");

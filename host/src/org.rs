@@ -144,7 +144,7 @@ impl OrgDir {
             .version
             .clone()
             .unwrap_or_else(|| crate::registry::default_version(&self.wasm, &self.policy));
-        let loaded = host.add_version(
+        host.add_and_activate(
             &self.file.org_id,
             VersionSpec {
                 version,
@@ -153,9 +153,7 @@ impl OrgDir {
                 limits: self.file.limits.clone(),
                 integrity: self.integrity(),
             },
-        )?;
-        host.activate(&self.file.org_id, &loaded.version)?;
-        Ok(loaded)
+        )
     }
 
     /// Every org folder at or below `root` (folders holding an `org.json`), sorted.

@@ -337,7 +337,7 @@ impl Host {
         policy: &str,
         limits: Limits,
     ) -> Result<LoadedModule> {
-        let loaded = self.add_version(
+        self.add_and_activate(
             org,
             VersionSpec {
                 version: default_version(wasm, policy),
@@ -346,7 +346,12 @@ impl Host {
                 limits,
                 integrity: Integrity::default(),
             },
-        )?;
+        )
+    }
+
+    /// [`Host::add_version`], then [`Host::activate`] it.
+    pub fn add_and_activate(&self, org: &str, spec: VersionSpec<'_>) -> Result<LoadedModule> {
+        let loaded = self.add_version(org, spec)?;
         self.activate(org, &loaded.version)?;
         Ok(loaded)
     }
@@ -367,25 +372,6 @@ impl Host {
                 message,
             })?;
         let hash = module_hash(spec.wasm);
-        if let Ok(orgs) = self.orgs.read() {
-            let existing = orgs.get(org).and_then(|slot| {
-                slot.versions
-                    .iter()
-                    .find(|v| v.loaded.version == spec.version)
-            });
-            if let Some(existing) = existing {
-                if existing.loaded.hash != hash || existing.policy != spec.policy {
-                    return Err(Error::Version {
-                        org: org.to_owned(),
-                        message: format!(
-                            "version `{}` exists with another module or policy; \
-                             give the new one another label",
-                            spec.version
-                        ),
-                    });
-                }
-            }
-        }
         let (component, origin) = match &self.cache {
             Some(cache) => cache.load(&self.runtime.engine, spec.wasm, &hash),
             None => self
@@ -443,6 +429,19 @@ impl Host {
             .iter_mut()
             .find(|v| v.loaded.version == spec.version)
         {
+            Some(existing)
+                if existing.loaded.hash != version.loaded.hash
+                    || existing.policy != version.policy =>
+            {
+                return Err(Error::Version {
+                    org: org.to_owned(),
+                    message: format!(
+                        "version `{}` exists with another module or policy; \
+                         give the new one another label",
+                        spec.version
+                    ),
+                });
+            }
             Some(existing) => *existing = version.clone(),
             None => slot.versions.push(version.clone()),
         }
