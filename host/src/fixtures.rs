@@ -12,8 +12,10 @@
 //!
 //! `expect` must equal the decision exactly. A fixture that expects a refusal has
 //! `expect_error` instead, compared on the keys it names (usually `code` and
-//! `field`). With `bless`, each fixture's expectation is rewritten from what the
-//! rules decided: review the diff before committing it.
+//! `field`). The input may be a native CRM record (`format` forces which CRM; it is
+//! detected otherwise); `expect_native`, when given, must equal the native actions
+//! the decision becomes. With `bless`, each fixture's expectations are rewritten
+//! from what the rules decided: review the diff before committing it.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -23,7 +25,8 @@ use chrono::{DateTime, Utc};
 use crm_rules_model::Context;
 use serde::Deserialize;
 
-use crate::decide::{decide, DecisionKind};
+use crate::crm::{Format, Vocabularies};
+use crate::decide::{native_actions, read, run, DecisionKind, Reading};
 use crate::org::OrgDir;
 use crate::registry::Host;
 
@@ -53,6 +56,12 @@ pub struct Fixture {
     /// The expected error (compared on the keys given).
     #[serde(default)]
     pub expect_error: Option<serde_json::Value>,
+    /// The record's format; default: detected.
+    #[serde(default)]
+    pub format: Option<Format>,
+    /// The native CRM actions the decision becomes (checked when given).
+    #[serde(default)]
+    pub expect_native: Option<serde_json::Value>,
 }
 
 /// The outcome of one fixture.
@@ -105,7 +114,13 @@ fn subset(expected: &serde_json::Value, actual: &serde_json::Value) -> bool {
 }
 
 /// Runs one fixture against a loaded org. With `bless`, rewrites its expectation.
-pub fn run_fixture(host: &Host, org_id: &str, path: &Path, bless: bool) -> FixtureResult {
+pub fn run_fixture(
+    host: &Host,
+    org_id: &str,
+    vocabularies: &Vocabularies,
+    path: &Path,
+    bless: bool,
+) -> FixtureResult {
     let mut result = FixtureResult {
         path: path.to_owned(),
         description: String::new(),
@@ -134,13 +149,65 @@ pub fn run_fixture(host: &Host, org_id: &str, path: &Path, bless: bool) -> Fixtu
         team: fixture.team.clone(),
     };
     let name = path.display().to_string();
-    let actual = decide(host, &ctx, fixture.decision, &name, 1, &fixture.input)
-        .map(|(decision, _)| decision);
+    let reading = Reading {
+        format: fixture.format,
+        vocabularies,
+        to: None,
+        native_actions: false,
+    };
+    let (actual, request) = match read(
+        fixture.decision,
+        &reading,
+        &ctx,
+        crate::decide::Place {
+            source_name: &name,
+            position: 1,
+            at: "",
+        },
+        &fixture.input,
+        &[],
+    ) {
+        Ok((format, request)) => (
+            run(host, &ctx, &request).map(|(decision, _)| decision),
+            Some((format, request)),
+        ),
+        Err(e) => (Err(e), None),
+    };
+    let native = match (&actual, &request, &fixture.expect_native) {
+        (Ok(decision), Some((format, request)), Some(_)) => Some(
+            native_actions(
+                fixture.decision,
+                &reading,
+                *format,
+                request,
+                &fixture.input,
+                decision,
+            )
+            .map(serde_json::Value::from),
+        ),
+        _ => None,
+    };
     if bless {
-        result.failure = bless_fixture(path, &text, &actual)
+        result.failure = bless_fixture(path, &text, &actual, native.as_ref())
             .err()
             .map(|e| format!("{e:#}"));
         return result;
+    }
+    if let (Some(expected), Some(native)) = (&fixture.expect_native, &native) {
+        match native {
+            Ok(actions) if actions == expected => {}
+            Ok(actions) => {
+                result.failure = Some(format!(
+                    "native actions differ:\n{}",
+                    json_diff(expected, actions)
+                ));
+                return result;
+            }
+            Err(e) => {
+                result.failure = Some(format!("no native actions: {e}"));
+                return result;
+            }
+        }
     }
     result.failure = match (&actual, &fixture.expect, &fixture.expect_error) {
         (Ok(actual), Some(expected), _) if actual == expected => None,
@@ -166,8 +233,15 @@ fn bless_fixture(
     path: &Path,
     text: &str,
     actual: &crate::Result<serde_json::Value>,
+    native: Option<&Result<serde_json::Value, String>>,
 ) -> anyhow::Result<()> {
     let mut doc: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text)?;
+    if let Some(native) = native {
+        let actions = native
+            .as_ref()
+            .map_err(|e| anyhow::anyhow!("no native actions: {e}"))?;
+        doc.insert("expect_native".into(), actions.clone());
+    }
     match actual {
         Ok(decision) => {
             doc.remove("expect_error");
@@ -207,7 +281,7 @@ pub fn run_org(
     let mut summary = Summary::default();
     writeln!(out, "org {} ({})", org.file.org_id, dir.display())?;
     for path in paths {
-        let result = run_fixture(host, &org.file.org_id, &path, bless);
+        let result = run_fixture(host, &org.file.org_id, &org.vocabularies, &path, bless);
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())

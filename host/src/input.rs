@@ -12,6 +12,37 @@ pub struct Record<T> {
     pub position: usize,
     /// The record, or the error naming its position and JSON path.
     pub value: Result<T, Error>,
+    /// Where the record was inside its input value when it came out of a CRM
+    /// collection (`records[3]`); empty otherwise.
+    pub at: String,
+}
+
+/// Takes the records out of CRM collections (a Dataverse `value` array, a
+/// Salesforce `records` list, a HubSpot `results` list) and numbers every record
+/// from 1 again.
+pub fn unwrap_collections(
+    records: Vec<Record<serde_json::Value>>,
+) -> Vec<Record<serde_json::Value>> {
+    let mut out = Vec::with_capacity(records.len());
+    for record in records {
+        match record.value {
+            Ok(value) => {
+                for unwrapped in crate::crm::expand(value) {
+                    out.push(Record {
+                        position: out.len() + 1,
+                        value: Ok(unwrapped.value),
+                        at: unwrapped.at,
+                    });
+                }
+            }
+            Err(e) => out.push(Record {
+                position: out.len() + 1,
+                value: Err(e),
+                at: String::new(),
+            }),
+        }
+    }
+    out
 }
 
 /// Splits `text` into JSON values: an array's elements, a single object, or one
@@ -37,6 +68,7 @@ pub fn split(source_name: &str, text: &str) -> Result<Vec<Record<serde_json::Val
             .map(|(i, value)| Record {
                 position: i + 1,
                 value: Ok(value),
+                at: String::new(),
             })
             .collect());
     }
@@ -47,6 +79,7 @@ pub fn split(source_name: &str, text: &str) -> Result<Vec<Record<serde_json::Val
             return Ok(vec![Record {
                 position: 1,
                 value: Ok(first),
+                at: String::new(),
             }]);
         }
     }
@@ -58,6 +91,7 @@ pub fn split(source_name: &str, text: &str) -> Result<Vec<Record<serde_json::Val
         .enumerate()
         .map(|(i, (line_no, line))| Record {
             position: i + 1,
+            at: String::new(),
             value: serde_json::from_str(line).map_err(|e| {
                 input_error(
                     (i + 1).to_string(),

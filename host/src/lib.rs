@@ -20,6 +20,7 @@
 
 pub mod audit;
 pub mod cache;
+pub mod crm;
 pub mod decide;
 pub mod engine;
 pub mod error;

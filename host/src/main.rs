@@ -10,7 +10,8 @@ use anyhow::{bail, Context as _};
 use chrono::{DateTime, SubsecRound, Utc};
 use clap::{Args, Parser, Subcommand};
 use crm_rules::audit::{AuditLog, AuditPolicy, Entry};
-use crm_rules::decide::{decide_all, DecisionKind};
+use crm_rules::crm::{Format, Vocabularies};
+use crm_rules::decide::{decide_all, DecisionKind, Reading};
 use crm_rules::fixtures::{run_org, Summary};
 use crm_rules::org::{OrgDir, OrgFile};
 use crm_rules::{EngineSettings, Host, Limits};
@@ -67,10 +68,28 @@ struct OrgArgs {
     /// Compile modules every time; use no cache.
     #[arg(long, global = true)]
     no_cache: bool,
+    /// The records' CRM format; default: detected per record.
+    #[arg(long, global = true, value_enum)]
+    format: Option<Format>,
+    /// What to print per record: the decision, the native CRM actions that apply
+    /// it, or both.
+    #[arg(long, global = true, value_enum, default_value_t = Emit::Decision)]
+    emit: Emit,
     /// Log to stderr: `-v` what the host does (cache, versions, module output),
     /// `-vv` more.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
+}
+
+/// What to print per record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Emit {
+    /// The decision.
+    Decision,
+    /// The native CRM actions (requests) that apply the decision.
+    Native,
+    /// Both.
+    Both,
 }
 
 #[derive(Subcommand)]
@@ -85,10 +104,14 @@ enum Command {
         /// Records file; `-` or nothing for stdin.
         input: Option<PathBuf>,
     },
-    /// Check stage moves: records of `{"opportunity": ..., "to": "Propose"}`.
+    /// Check stage moves: records of `{"opportunity": ..., "to": "Propose"}`, or
+    /// native opportunities with --to.
     Transition {
         /// Records file; `-` or nothing for stdin.
         input: Option<PathBuf>,
+        /// The stage to move to, for records that do not say.
+        #[arg(long)]
+        to: Option<String>,
     },
     /// Forecast opportunities from their activities.
     Forecast {
@@ -252,7 +275,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Forecast { .. } => DecisionKind::Forecast,
         Command::Stages | Command::Info => DecisionKind::Stages,
     };
-    let (org_id, audit_policy) = load_org(&host, &cli.org)?;
+    let (org_id, audit_policy, vocabularies) = load_org(&host, &cli.org)?;
     let mut audit = match &cli.org.audit {
         Some(path) => Some(
             AuditLog::open(path)
@@ -276,6 +299,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         writeln!(out, "{text}")?;
         Ok(())
     };
+    let to = match &cli.command {
+        Command::Transition { to, .. } => to.clone(),
+        _ => None,
+    };
     let input = match cli.command {
         Command::Info => {
             let loaded = host.module(&org_id)?;
@@ -289,7 +316,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Qualify { input }
         | Command::Convert { input }
-        | Command::Transition { input }
+        | Command::Transition { input, .. }
         | Command::Forecast { input } => input,
         Command::Test { .. } | Command::Module(_) | Command::Audit(_) => {
             unreachable!("handled above")
@@ -297,13 +324,23 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     let decision_name = format!("{kind:?}").to_lowercase();
     let (source_name, text) = read_input(input.as_deref())?;
-    let records = crm_rules::input::split(&source_name, &text)?;
+    let records =
+        crm_rules::input::unwrap_collections(crm_rules::input::split(&source_name, &text)?);
+    let reading = Reading {
+        format: cli.org.format,
+        vocabularies: &vocabularies,
+        to: to.as_deref(),
+        native_actions: cli.org.emit != Emit::Decision,
+    };
     let mut failed = 0usize;
-    for answer in decide_all(&host, &ctx, kind, &source_name, records) {
+    for answer in decide_all(&host, &ctx, kind, &reading, &source_name, records) {
         let mut line = serde_json::Map::new();
         line.insert("position".into(), answer.position.into());
         if let Some(id) = &answer.id {
             line.insert("id".into(), id.clone().into());
+        }
+        if let Some(format) = answer.format.filter(|f| *f != Format::Canonical) {
+            line.insert("format".into(), format.as_str().into());
         }
         if let Some(log) = audit.as_mut() {
             let entry = Entry {
@@ -320,7 +357,32 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         match answer.result {
             Ok(decision) => {
-                line.insert("decision".into(), decision);
+                // The decision stays on the line when its actions cannot be made.
+                if cli.org.emit != Emit::Native || matches!(answer.actions, Some(Err(_))) {
+                    line.insert("decision".into(), decision);
+                }
+                match answer.actions {
+                    Some(Ok(actions)) => {
+                        line.insert("actions".into(), actions.into());
+                    }
+                    Some(Err(message)) => {
+                        failed += 1;
+                        let what = answer
+                            .id
+                            .as_deref()
+                            .map(|id| format!(" (`{id}`)"))
+                            .unwrap_or_default();
+                        eprintln!(
+                            "error: {source_name}: record {}{what}: no native actions: {message}",
+                            answer.position
+                        );
+                        line.insert(
+                            "error".into(),
+                            serde_json::json!({ "kind": "native", "message": message }),
+                        );
+                    }
+                    None => {}
+                }
             }
             Err(error) => {
                 failed += 1;
@@ -362,8 +424,9 @@ fn read_stdin() -> anyhow::Result<(String, String)> {
     Ok(("stdin".to_owned(), text))
 }
 
-/// Loads the org the options name and returns its id and audit masking.
-fn load_org(host: &Host, args: &OrgArgs) -> anyhow::Result<(String, AuditPolicy)> {
+/// Loads the org the options name and returns its id, audit masking and CRM
+/// vocabularies.
+fn load_org(host: &Host, args: &OrgArgs) -> anyhow::Result<(String, AuditPolicy, Vocabularies)> {
     let mut org = match &args.org_dir {
         Some(dir) => OrgDir::read(dir)?,
         None => OrgDir {
@@ -378,10 +441,12 @@ fn load_org(host: &Host, args: &OrgArgs) -> anyhow::Result<(String, AuditPolicy)
                 trusted_keys: Vec::new(),
                 signature: None,
                 audit: AuditPolicy::default(),
+                crm: Default::default(),
             },
             wasm: crm_rules::REFERENCE_MODULE.to_vec(),
             policy: EXAMPLE_POLICY.to_owned(),
             signature: None,
+            vocabularies: Vocabularies::default(),
         },
     };
     if let Some(path) = &args.module {
@@ -402,7 +467,7 @@ fn load_org(host: &Host, args: &OrgArgs) -> anyhow::Result<(String, AuditPolicy)
         org.file.org_id = id.clone();
     }
     org.load_into(host)?;
-    Ok((org.file.org_id, org.file.audit))
+    Ok((org.file.org_id, org.file.audit, org.vocabularies))
 }
 
 fn module_command(command: &ModuleCommand) -> anyhow::Result<ExitCode> {

@@ -10,7 +10,8 @@
 //! derived from the module's and policy's hashes), `limits`, `sha256` (the module
 //! hash the org pins), `trusted_keys` (ed25519 public keys in hex; the module must
 //! then be signed by one of them), `signature` (the signature file, default the
-//! module's path plus `.sig`), and `audit` (`{"mask_fields": [...]}`).
+//! module's path plus `.sig`), `audit` (`{"mask_fields": [...]}`), and `crm` (the
+//! org's CRM vocabulary, laid over the vendors' defaults: `docs/adapters.md`).
 
 use std::path::{Path, PathBuf};
 
@@ -18,6 +19,7 @@ use anyhow::{bail, Context as _};
 use serde::Deserialize;
 
 use crate::audit::AuditPolicy;
+use crate::crm::{CrmConfig, Vocabularies};
 use crate::engine::Limits;
 use crate::integrity::Integrity;
 use crate::registry::{Host, LoadedModule, VersionSpec};
@@ -51,6 +53,9 @@ pub struct OrgFile {
     /// What the audit log masks.
     #[serde(default)]
     pub audit: AuditPolicy,
+    /// How the org's CRM names fields, options and stages (see `docs/adapters.md`).
+    #[serde(default)]
+    pub crm: CrmConfig,
 }
 
 fn reference() -> String {
@@ -70,6 +75,8 @@ pub struct OrgDir {
     pub policy: String,
     /// The module's signature (hex), when it has one.
     pub signature: Option<String>,
+    /// The org's CRM vocabularies, resolved from `file.crm`.
+    pub vocabularies: Vocabularies,
 }
 
 impl OrgDir {
@@ -116,6 +123,8 @@ impl OrgDir {
             }
             _ => None,
         };
+        let vocabularies =
+            Vocabularies::new(&file.crm).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         let policy_path = dir.join(&file.policy);
         let policy = std::fs::read_to_string(&policy_path)
             .with_context(|| format!("cannot read {}", policy_path.display()))?;
@@ -125,6 +134,7 @@ impl OrgDir {
             wasm,
             policy,
             signature,
+            vocabularies,
         })
     }
 
