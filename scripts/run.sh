@@ -8,4 +8,10 @@ cd "$(dirname "$0")/.."
 rustup target add wasm32-wasip2
 cargo build --release -p crm-rules
 ./target/release/crm-rules qualify --pretty examples/leads.jsonl
+# The same two leads straight from Dataverse, Salesforce and HubSpot: decisions and
+# the native requests that apply them.
+for records in examples/native/*.json; do
+  ./target/release/crm-rules --org-dir examples/strict --now 2026-11-25T09:00:00Z \
+    qualify --emit both "$records"
+done
 ./target/release/crm-rules test examples
