@@ -3,15 +3,15 @@
 //!
 //! An entry is named by the module's SHA-256 and a digest of the engine's
 //! compatibility (wasmtime version, target, compiler settings), so an engine never
-//! meets code compiled for another. Its file holds the SHA-256 of the compiled code
-//! followed by the code: a truncated, corrupted or edited entry fails that check and
+//! meets code compiled for another. Its file holds a BLAKE3 digest of the compiled
+//! code followed by the code (BLAKE3 rather than SHA-256: the check runs on every
+//! load, and hashes megabytes of code several times faster): a truncated, corrupted or edited entry fails that check and
 //! is compiled again and rewritten, never run. Entries are written to a temporary
 //! file and renamed into place, so a crash leaves either the old entry or the new.
 
 use std::hash::{Hash as _, Hasher as _};
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
 use wasmtime::Engine;
 
@@ -25,6 +25,8 @@ pub enum Origin {
     Compiled,
     /// Loaded from the cache.
     Cache,
+    /// Already compiled in this host for another org or version: the code is shared.
+    Shared,
 }
 
 /// A folder of compiled components.
@@ -49,7 +51,7 @@ impl ComponentCache {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
         self.dir
-            .join(format!("{module_sha256}-{:016x}.cwasm", hasher.finish()))
+            .join(format!("{module_sha256}-{:016x}.b3.cwasm", hasher.finish()))
     }
 
     /// The compiled component of `wasm`: from the cache when a sound entry exists,
@@ -94,7 +96,7 @@ impl ComponentCache {
             return Err("entry is truncated".into());
         }
         let (digest, code) = bytes.split_at(32);
-        if Sha256::digest(code).as_slice() != digest {
+        if blake3::hash(code).as_bytes().as_slice() != digest {
             return Err(format!(
                 "entry digest {} does not match its contents",
                 hex(digest)
@@ -108,7 +110,7 @@ impl ComponentCache {
     fn write(&self, path: &Path, component: &Component) -> std::io::Result<()> {
         let code = component.serialize().map_err(std::io::Error::other)?;
         std::fs::create_dir_all(&self.dir)?;
-        let mut bytes = Sha256::digest(&code).to_vec();
+        let mut bytes = blake3::hash(&code).as_bytes().to_vec();
         bytes.extend_from_slice(&code);
         let tmp = path.with_extension(format!("tmp{}", std::process::id()));
         std::fs::write(&tmp, &bytes)?;

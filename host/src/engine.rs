@@ -193,10 +193,13 @@ fn config(pooling: Option<&EngineSettings>) -> Config {
             .max_memories_per_component(4)
             .max_tables_per_component(20);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-        // A reservation as large as the memory limit keeps the pool's virtual
-        // footprint proportional to what modules may really use.
-        config.memory_reservation(settings.max_memory_bytes as u64);
-        config.memory_guard_size(64 << 10);
+        // Each memory reserves 4 GiB of address space (plus a guard): with a 32-bit
+        // wasm address space that large, every load and store is checked by the
+        // guard pages instead of an explicit bounds check in the compiled code.
+        // Only address space is reserved (no RAM); a machine that refuses it falls
+        // back to on-demand allocation.
+        config.memory_reservation(4 << 30);
+        config.memory_guard_size(32 << 20);
     }
     config
 }

@@ -136,6 +136,9 @@ pub struct Host {
     runtime: Runtime,
     orgs: RwLock<HashMap<String, OrgSlot>>,
     cache: Option<ComponentCache>,
+    /// Compiled and linked modules by SHA-256: orgs running the same module share
+    /// its machine code (each still has its own policy and instances).
+    compiled: Mutex<HashMap<String, RuleModulePre<StoreState>>>,
 }
 
 /// The label of a version loaded without one: the first digits of the module's and
@@ -319,6 +322,7 @@ impl Host {
             })?,
             orgs: RwLock::new(HashMap::new()),
             cache: settings.cache_dir.clone().map(ComponentCache::new),
+            compiled: Mutex::new(HashMap::new()),
         })
     }
 
@@ -372,24 +376,38 @@ impl Host {
                 message,
             })?;
         let hash = module_hash(spec.wasm);
-        let (component, origin) = match &self.cache {
-            Some(cache) => cache.load(&self.runtime.engine, spec.wasm, &hash),
-            None => self
-                .runtime
-                .compile(spec.wasm)
-                .map(|c| (c, Origin::Compiled)),
-        }
-        .map_err(|e| module_error(format!("{e:#}")))?;
-        let instance_pre = self
-            .runtime
-            .linker
-            .instantiate_pre(&component)
-            .map_err(|e| module_error(format!("{e:#}")))?;
-        let pre = RuleModulePre::new(instance_pre).map_err(|e| {
-            module_error(format!(
-                "it does not export the crm:rules rule-module world: {e:#}"
-            ))
-        })?;
+        let shared = self
+            .compiled
+            .lock()
+            .ok()
+            .and_then(|compiled| compiled.get(&hash).cloned());
+        let (pre, origin) = match shared {
+            Some(pre) => (pre, Origin::Shared),
+            None => {
+                let (component, origin) = match &self.cache {
+                    Some(cache) => cache.load(&self.runtime.engine, spec.wasm, &hash),
+                    None => self
+                        .runtime
+                        .compile(spec.wasm)
+                        .map(|c| (c, Origin::Compiled)),
+                }
+                .map_err(|e| module_error(format!("{e:#}")))?;
+                let instance_pre = self
+                    .runtime
+                    .linker
+                    .instantiate_pre(&component)
+                    .map_err(|e| module_error(format!("{e:#}")))?;
+                let pre = RuleModulePre::new(instance_pre).map_err(|e| {
+                    module_error(format!(
+                        "it does not export the crm:rules rule-module world: {e:#}"
+                    ))
+                })?;
+                if let Ok(mut compiled) = self.compiled.lock() {
+                    compiled.insert(hash.clone(), pre.clone());
+                }
+                (pre, origin)
+            }
+        };
         let mut version = Version {
             loaded: LoadedModule {
                 org: org.to_owned(),
@@ -699,5 +717,62 @@ impl Host {
             value: version.accept(record, lower::forecast(forecast))?,
             by: version.provenance(fuel, 1),
         })
+    }
+
+    /// Forecasts many opportunities in one call into the module. The outer error is
+    /// for the whole batch; the inner ones are per opportunity.
+    pub fn forecast_batch(
+        &self,
+        ctx: &m::Context,
+        opportunities: &[m::Opportunity],
+    ) -> Result<Vec<Result<Decided<m::Forecast>>>> {
+        let version = self.active(&ctx.org_id)?;
+        let wctx = lower::context(ctx);
+        let wopps: Vec<_> = opportunities
+            .iter()
+            .map(|o| lower::opportunity(o, &version.reads))
+            .collect();
+        let (answers, fuel) = version.call(&self.runtime.engine, None, |store, module| {
+            module
+                .crm_rules_forecasting()
+                .call_forecast_batch(store, &wctx, &wopps)
+        })?;
+        if answers.len() != opportunities.len() {
+            return Err(version.stopped(
+                None,
+                TrapKind::BadOutput,
+                format!(
+                    "the module answered {} of {} opportunities",
+                    answers.len(),
+                    opportunities.len()
+                ),
+            ));
+        }
+        let by = version.provenance(fuel, opportunities.len());
+        let decisions: Vec<Result<m::Forecast>> = answers
+            .into_iter()
+            .zip(opportunities)
+            .map(|(answer, opportunity)| {
+                let record = Some(opportunity.id.as_str());
+                let forecast = answer.map_err(|e| version.rule_error(record, e))?;
+                lower::forecast(forecast)
+                    .map_err(|m| version.stopped(record, TrapKind::BadOutput, m))
+            })
+            .collect();
+        let total: usize = decisions
+            .iter()
+            .filter_map(|d| d.as_ref().ok())
+            .map(OutputSize::output_size)
+            .sum();
+        version.within_limit(None, total)?;
+        Ok(decisions
+            .into_iter()
+            .map(|d| {
+                d.map(|value| Decided {
+                    value,
+                    by: by.clone(),
+                })
+            })
+            .collect())
     }
 }
