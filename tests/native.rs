@@ -27,15 +27,16 @@ fn cli(args: &[&str], stdin: Option<&str>) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("the program starts");
-    {
+    // Input is written from another thread: the program streams, so it answers
+    // while it still reads, and both pipes must flow at once.
+    let mut pipe = child.stdin.take().expect("stdin is piped");
+    let text = stdin.unwrap_or_default().to_owned();
+    let writer = std::thread::spawn(move || {
         use std::io::Write as _;
-        let mut pipe = child.stdin.take().expect("stdin is piped");
-        if let Some(text) = stdin {
-            pipe.write_all(text.as_bytes())
-                .expect("stdin accepts input");
-        }
-    }
+        let _ = pipe.write_all(text.as_bytes());
+    });
     let out = child.wait_with_output().expect("the program ends");
+    writer.join().expect("the writer thread ends");
     assert!(
         !String::from_utf8_lossy(&out.stderr).contains("panicked"),
         "the program panicked: {}",
@@ -74,6 +75,7 @@ fn the_same_lead_from_three_crms_gets_the_same_decision() {
         vocabularies: &org.vocabularies,
         to: None,
         native_actions: false,
+        keep_custom: None,
     };
     let decisions: Vec<Value> = [
         "32-native-dataverse-lead.json",
@@ -336,4 +338,33 @@ fn an_org_vocabulary_with_an_unknown_value_is_refused_at_load() {
     let err = Vocabularies::new(&config).unwrap_err();
     assert!(err.contains("crm.dataverse.values.need.4"), "{err}");
     assert!(err.contains("must_have"), "{err}");
+}
+
+#[test]
+fn json_lines_are_streamed_in_order_across_chunks_and_threads() {
+    let mut input = String::new();
+    for i in 1..=10_050 {
+        if i == 9_000 {
+            input.push_str("{\"id\": \"broken\",\n");
+            continue;
+        }
+        input.push_str(&format!(
+            "{{\"id\": \"L-{i}\", \"email\": \"x{i}@example.org\", \"source\": \"web_form\"}}\n"
+        ));
+        if i == 5 {
+            input.push('\n');
+        }
+    }
+    let out = cli(&["qualify", "--jobs", "2"], Some(&input));
+    assert_eq!(out.status.code(), Some(1), "one line is malformed");
+    let result = lines(&out);
+    assert_eq!(result.len(), 10_050);
+    for (i, line) in result.iter().enumerate() {
+        assert_eq!(line["position"], i + 1);
+        if i + 1 != 9_000 {
+            assert_eq!(line["id"], format!("L-{}", i + 1));
+        }
+    }
+    let message = result[8_999]["error"]["message"].as_str().unwrap();
+    assert!(message.contains("line 9001"), "{message}");
 }

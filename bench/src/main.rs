@@ -21,6 +21,10 @@ use crm_rules::{EngineSettings, Host, Isolation, Limits, REFERENCE_MODULE};
 use guest_rules::RuleModule as _;
 use serde_json::{json, Value};
 
+// The same allocator as the crm-rules program, so pipelines compare like for like.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const POLICY: &str = include_str!("../../examples/strict/policy.json");
 
 fn ctx(org: &str) -> Context {
@@ -651,8 +655,184 @@ fn memory() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// One Salesforce REST Lead of ~30 fields (~800 bytes), BANT in the custom fields
+/// the strict org's vocabulary maps.
+fn salesforce_lead(i: usize) -> String {
+    let sources = [
+        "Web",
+        "Partner",
+        "Trade Show",
+        "External Referral",
+        "Advertisement",
+    ];
+    let statuses = ["Open - Not Contacted", "Working - Contacted"];
+    let budget = ["No Committed Budget", "May Buy", "Can Buy", "Will Buy"];
+    let need = ["Must have", "Should have", "Good to have", "No need"];
+    let timeframe = [
+        "Immediate",
+        "This Quarter",
+        "Next Quarter",
+        "This Year",
+        "Unknown",
+    ];
+    let id = format!("00Q5g{i:013}");
+    json!({
+        "attributes": { "type": "Lead", "url": format!("/services/data/v62.0/sobjects/Lead/{id}") },
+        "Id": id,
+        "FirstName": "Robin", "LastName": format!("Meyer {i}"),
+        "Company": format!("Northwind Traders {}", i % 997),
+        "Title": "Head of Fleet Operations",
+        "Email": format!("robin.meyer{i}@northwind.example"),
+        "Phone": "+49 30 1234567", "MobilePhone": "+49 170 7654321",
+        "Website": "https://northwind.example",
+        "LeadSource": sources[i % sources.len()],
+        "Status": statuses[i % 2],
+        "Industry": if i % 7 == 0 { "Government" } else { "Transportation" },
+        "NumberOfEmployees": 50 + (i * 37) % 5000,
+        "AnnualRevenue": 1_000_000 + (i * 7919) % 90_000_000,
+        "CurrencyIsoCode": "EUR",
+        "Street": "Unter den Linden 1", "City": "Berlin", "State": "Berlin",
+        "PostalCode": "10117", "Country": "Germany",
+        "Description": "Asked for a demo of fleet telematics after the spring webinar.",
+        "Topic__c": "Fleet telematics",
+        "Budget__c": 50_000 + (i % 20) * 5_000,
+        "Budget_Status__c": budget[i % 4],
+        "Decision_Maker_Known__c": i % 3 != 0,
+        "Need__c": need[i % 4],
+        "Purchase_Timeframe__c": timeframe[i % 5],
+        "IsConverted": false,
+        "CreatedDate": "2026-10-01T08:30:00.000+0000",
+        "LastModifiedDate": "2026-11-20T16:45:12.000+0000",
+        "OwnerId": "0055g00000AbCdEAAZ"
+    })
+    .to_string()
+}
+
+fn generate(n: usize, path: &std::path::Path) {
+    use std::io::Write as _;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).expect("create"));
+    for i in 0..n {
+        writeln!(out, "{}", salesforce_lead(i)).expect("write");
+    }
+    out.flush().expect("flush");
+}
+
+/// Runs `work` over `items` split across `threads` threads; returns the wall time.
+fn parallel<T: Sync>(items: &[T], threads: usize, work: impl Fn(&[T]) + Sync) -> Duration {
+    let start = Instant::now();
+    std::thread::scope(|scope| {
+        for part in items.chunks(items.len().div_ceil(threads)) {
+            let work = &work;
+            scope.spawn(move || work(part));
+        }
+    });
+    start.elapsed()
+}
+
 fn batch() {
-    println!("\n## Batch: see `batch` in BENCHMARKS.md (run by scripts/bench-batch.sh)");
+    let n: usize = std::env::var("BENCH_RECORDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!("\n## Batch: {n} generated Salesforce leads (JSON lines), {threads} threads");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let file = std::env::temp_dir().join(format!("crm-rules-bench-leads-{n}.jsonl"));
+    if !file.exists() {
+        generate(n, &file);
+    }
+    let bytes = std::fs::metadata(&file).expect("file").len();
+    println!(
+        "input: {:.0} MiB, {:.0} bytes per record",
+        bytes as f64 / 1048576.0,
+        bytes as f64 / n as f64
+    );
+    let text = std::fs::read_to_string(&file).expect("read");
+    let lines: Vec<&str> = text.lines().collect();
+    let org = crm_rules::org::OrgDir::read(&root.join("examples/strict")).expect("strict org");
+    let c = ctx(&org.file.org_id);
+    // Both pipelines keep the custom fields the rules read, as the program does.
+    let keep: std::collections::HashSet<String> =
+        ["new_industry", "new_employees"].map(String::from).into();
+    let reader = crm_rules::crm::Reader {
+        vocabularies: &org.vocabularies,
+        today: c.now.date_naive(),
+        keep_custom: Some(&keep),
+    };
+    let read_lead = |line: &str| -> Lead {
+        let value: Value = serde_json::from_str(line).expect("json");
+        let native = crm_rules::crm::Native::parse(crm_rules::crm::Format::Salesforce, &value)
+            .expect("native");
+        reader.lead(&native).expect("lead")
+    };
+    let rate = |d: Duration| {
+        format!(
+            "{:>10.0} records/s  ({:.2} us per record)",
+            n as f64 / d.as_secs_f64(),
+            d.as_secs_f64() * 1e6 / n as f64
+        )
+    };
+
+    // 1. Parsing alone: every line into a serde_json::Value.
+    let parse = parallel(&lines, threads, |part| {
+        for l in part {
+            black_box(serde_json::from_str::<Value>(l).expect("json"));
+        }
+    });
+    println!("parse JSON only                           {}", rate(parse));
+    // 2. Parsing and reading into the contract's types (no rules).
+    let read = parallel(&lines, threads, |part| {
+        for l in part {
+            black_box(read_lead(l));
+        }
+    });
+    println!("parse + read into Lead                    {}", rate(read));
+    // 3. The native pipeline: parse, read, the same rules compiled natively, decision to JSON.
+    let native = guest_rules::Reference::init(POLICY).expect("policy");
+    let nat = parallel(&lines, threads, |part| {
+        for l in part {
+            let q = native.qualify(&c, &read_lead(l)).expect("decided");
+            black_box(serde_json::to_string(&q).expect("json"));
+        }
+    });
+    println!("native pipeline (parse, read, rules, JSON){}", rate(nat));
+    // 4. Ours, input already parsed: the component in batch calls of 1,000.
+    let host = Host::new().expect("engine");
+    org.load_into(&host).expect("load");
+    let leads: Vec<Lead> = lines.iter().map(|l| read_lead(l)).collect();
+    let parsed = parallel(&leads, threads, |part| {
+        for chunk in part.chunks(1000) {
+            for d in host.qualify_batch(&c, chunk).expect("batch") {
+                black_box(serde_json::to_string(&d.expect("decided").value).expect("json"));
+            }
+        }
+    });
+    println!("ours, input already parsed (batch calls)  {}", rate(parsed));
+    drop(leads);
+    // 5. Ours end to end: the program, from the file to decisions on stdout.
+    let program = root.join("target/release/crm-rules");
+    let start = Instant::now();
+    let status = std::process::Command::new(&program)
+        .args([
+            "--org-dir",
+            "examples/strict",
+            "--now",
+            "2026-11-25T09:00:00Z",
+            "qualify",
+        ])
+        .arg(&file)
+        .current_dir(&root)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("the crm-rules program (cargo build --release -p crm-rules)");
+    let e2e = start.elapsed();
+    assert!(status.success(), "crm-rules failed: {status}");
+    println!("ours end to end (crm-rules qualify FILE)  {}", rate(e2e));
+    println!(
+        "ratios: end to end / native pipeline {:.2}x; end to end / parse only {:.2}x",
+        e2e.as_secs_f64() / nat.as_secs_f64(),
+        e2e.as_secs_f64() / parse.as_secs_f64()
+    );
 }
 
 /// Calls one decision in a loop for a profiler (`spin qualify|transition|forecast`).

@@ -66,6 +66,9 @@ pub struct Reading<'a> {
     pub to: Option<&'a str>,
     /// Also turn each decision into native CRM actions.
     pub native_actions: bool,
+    /// Native records: keep only these custom fields (what the org's module reads,
+    /// [`crate::LoadedModule`]`.info.reads_custom_fields`); `None` keeps all.
+    pub keep_custom: Option<&'a std::collections::HashSet<String>>,
 }
 
 /// A record read into the contract's types.
@@ -162,6 +165,7 @@ pub fn read(
     let reader = Reader {
         vocabularies: reading.vocabularies,
         today: today(ctx),
+        keep_custom: reading.keep_custom,
     };
     let canonical_error = |e: Error| match e {
         Error::Input {
@@ -547,14 +551,16 @@ pub fn decide_all(
         };
         let read_result = read_result.map(|()| &input);
         let format = read_result.as_ref().ok().map(|v| format_of(reading, v));
-        let id = read_result
-            .as_ref()
-            .ok()
-            .zip(format)
-            .and_then(|(v, f)| record_id_of(kind, v, f));
+        // A forecast looks up the activities attached to the record by its id.
+        let attached_id = match (kind, format) {
+            (DecisionKind::Forecast, Some(f)) if !attached.is_empty() => {
+                record_id_of(kind, &input, f)
+            }
+            _ => None,
+        };
         let result = read_result.and_then(|value| {
             let mut own: Vec<(Place<'_>, Value)> = Vec::new();
-            if let Some(list) = id.as_ref().and_then(|id| attached.get(id)) {
+            if let Some(list) = attached_id.as_ref().and_then(|id| attached.get(id)) {
                 for &j in list {
                     if let Ok(v) = &records[j].value {
                         own.push((
@@ -598,6 +604,12 @@ pub fn decide_all(
         let (result, request) = match result {
             Ok((_, request)) => (Ok(Value::Null), Some(request)),
             Err(e) => (Err(e), None),
+        };
+        // The id: from the record read, else (it could not be read) from its JSON.
+        let id = match &request {
+            Some(Request::Qualify(lead)) | Some(Request::Convert(lead, _)) => Some(lead.id.clone()),
+            Some(Request::Transition(o, _)) | Some(Request::Forecast(o)) => Some(o.id.clone()),
+            _ => format.and_then(|f| record_id_of(kind, &input, f)),
         };
         answers.push(Answer {
             position: record.position,

@@ -154,6 +154,7 @@ pub fn run_fixture(
         vocabularies,
         to: None,
         native_actions: false,
+        keep_custom: None,
     };
     let (actual, request) = match read(
         fixture.decision,

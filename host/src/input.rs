@@ -103,6 +103,135 @@ pub fn split(source_name: &str, text: &str) -> Result<Vec<Record<serde_json::Val
     Ok(records)
 }
 
+/// An input as it is read: JSON lines are streamed in chunks (so a file of
+/// millions of records is never held whole); anything else is read whole.
+pub enum Opened<R> {
+    /// One JSON value per line.
+    Lines(LineChunks<R>),
+    /// A JSON array, a (pretty-printed) single value, or nothing.
+    Whole(String),
+}
+
+/// Looks at the first non-blank line: when it is a complete JSON object on its
+/// own, the input is JSON lines and is streamed.
+pub fn open<R: std::io::BufRead>(mut reader: R) -> std::io::Result<Opened<R>> {
+    let mut head = String::new();
+    let mut line_no = 0;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 {
+            return Ok(Opened::Whole(head));
+        }
+        line_no += 1;
+        head.push_str(&line);
+        if line.trim().is_empty() {
+            continue;
+        }
+        let single = line.trim_start().starts_with('{')
+            && serde_json::from_str::<serde::de::IgnoredAny>(&line).is_ok();
+        if !single {
+            reader.read_to_string(&mut head)?;
+            return Ok(Opened::Whole(head));
+        }
+        return Ok(Opened::Lines(LineChunks {
+            reader,
+            line_no: line_no - 1,
+            pending: Some(line),
+        }));
+    }
+}
+
+/// JSON lines, read a chunk at a time.
+pub struct LineChunks<R> {
+    reader: R,
+    line_no: usize,
+    pending: Option<String>,
+}
+
+/// One non-blank line of a JSON-lines input and its 1-based line number.
+pub struct Line {
+    /// The line number in the input.
+    pub number: usize,
+    /// The text.
+    pub text: String,
+}
+
+impl<R: std::io::BufRead> LineChunks<R> {
+    /// Up to `max` non-blank lines; an empty chunk at the end of the input.
+    pub fn next_chunk(&mut self, max: usize) -> std::io::Result<Vec<Line>> {
+        let mut chunk = Vec::with_capacity(max);
+        if let Some(text) = self.pending.take() {
+            self.line_no += 1;
+            chunk.push(Line {
+                number: self.line_no,
+                text,
+            });
+        }
+        while chunk.len() < max {
+            let mut text = String::new();
+            if self.reader.read_line(&mut text)? == 0 {
+                break;
+            }
+            self.line_no += 1;
+            if !text.trim().is_empty() {
+                chunk.push(Line {
+                    number: self.line_no,
+                    text,
+                });
+            }
+        }
+        Ok(chunk)
+    }
+}
+
+/// Parses lines into records (unwrapping CRM collections), numbering them from
+/// `first_position`. Malformed lines are errors of their own record.
+pub fn parse_lines(
+    source_name: &str,
+    lines: &[Line],
+    first_position: usize,
+) -> Vec<Record<serde_json::Value>> {
+    let mut out = Vec::with_capacity(lines.len());
+    for line in lines {
+        match serde_json::from_str::<serde_json::Value>(&line.text) {
+            Ok(value) => {
+                for unwrapped in crate::crm::expand(value) {
+                    out.push(Record {
+                        position: first_position + out.len(),
+                        value: Ok(unwrapped.value),
+                        at: unwrapped.at,
+                    });
+                }
+            }
+            Err(e) => {
+                let position = first_position + out.len();
+                out.push(Record {
+                    position,
+                    value: Err(Error::Input {
+                        source_name: source_name.to_owned(),
+                        position: position.to_string(),
+                        path: None,
+                        message: format!("malformed JSON on line {}: {e}", line.number),
+                    }),
+                    at: String::new(),
+                })
+            }
+        }
+    }
+    out
+}
+
+/// Moves records numbered from 1 to start at `first_position` (errors included).
+pub fn renumber(records: &mut [Record<serde_json::Value>], first_position: usize) {
+    let shift = first_position - 1;
+    for record in records {
+        record.position += shift;
+        if let Err(Error::Input { position, .. }) = &mut record.value {
+            *position = record.position.to_string();
+        }
+    }
+}
+
 /// Reads a JSON value into `T`, naming the JSON path of what is wrong.
 pub fn typed<T: DeserializeOwned>(
     source_name: &str,

@@ -4,6 +4,11 @@
 //! `org.json` is laid over them key by key.
 
 use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasherDefault;
+
+/// Maps looked up for every field of every record: a fast non-cryptographic hash
+/// (keys come from the org's own configuration, not from records).
+pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<rustc_hash::FxHasher>>;
 
 use serde::Deserialize;
 
@@ -174,11 +179,11 @@ pub struct Vocabulary {
     pub format: Format,
     /// API version for action paths.
     pub api_version: String,
-    pub(crate) fields: HashMap<String, String>,
-    pub(crate) values: HashMap<String, HashMap<String, String>>,
+    pub(crate) fields: FastMap<String, String>,
+    pub(crate) values: FastMap<String, FastMap<String, String>>,
     pub(crate) stages: BTreeMap<String, StageEntry>,
-    pub(crate) rename: HashMap<String, String>,
-    pub(crate) types: HashMap<String, FieldType>,
+    pub(crate) rename: FastMap<String, String>,
+    pub(crate) types: FastMap<String, FieldType>,
     pub(crate) activity_default_rating: Option<u8>,
     pub(crate) write: WriteConfig,
     /// The org's default currency.
@@ -202,7 +207,7 @@ impl Vocabulary {
     pub fn new(format: Format, org: &VendorConfig, currency: Option<&str>) -> Result<Self, String> {
         let base = defaults(format);
         let at = |rest: &str| format!("crm.{}.{rest}", format.as_str());
-        let mut fields: HashMap<String, String> = HashMap::new();
+        let mut fields: FastMap<String, String> = FastMap::default();
         for (slot, field) in base.fields.iter().chain(&org.fields) {
             if slot_kind(slot).is_none() {
                 return Err(format!("{}: unknown slot `{slot}`", at("fields")));
@@ -212,7 +217,7 @@ impl Vocabulary {
                 None => fields.remove(slot),
             };
         }
-        let mut values: HashMap<String, HashMap<String, String>> = HashMap::new();
+        let mut values: FastMap<String, FastMap<String, String>> = FastMap::default();
         for (slot, map) in base.values.iter().chain(&org.values) {
             let Some(kind) = slot_kind(slot) else {
                 return Err(format!("{}: unknown slot `{slot}`", at("values")));
@@ -256,9 +261,9 @@ impl Vocabulary {
         write.rating.extend(org.write.rating.clone());
         write.forecast_field = org.write.forecast_field.clone().or(write.forecast_field);
         write.pipeline = org.write.pipeline.clone().or(write.pipeline);
-        let mut types: HashMap<String, FieldType> = base.types.into_iter().collect();
+        let mut types: FastMap<String, FieldType> = base.types.into_iter().collect();
         types.extend(org.types.clone());
-        let mut rename: HashMap<String, String> = base.rename.into_iter().collect();
+        let mut rename: FastMap<String, String> = base.rename.into_iter().collect();
         rename.extend(org.rename.clone());
         Ok(Vocabulary {
             format,

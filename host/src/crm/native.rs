@@ -1,6 +1,7 @@
 //! A native record flattened into named fields, whatever its CRM: the one shape the
 //! reader maps onto the contract. Values are borrowed from the input.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde_json::Value;
@@ -41,10 +42,24 @@ impl ObjectType {
 pub struct Field<'a> {
     /// Its value (never `null`; objects and arrays are flattened or set aside).
     pub value: &'a Value,
-    /// Its JSON path in the record.
-    pub path: String,
+    /// Its key in the record (the parent's key for a flattened related field).
+    pub key: &'a str,
+    /// A flattened related field's key under `key`.
+    pub sub: Option<&'a str>,
+    /// What comes before `key` in the path (`properties.` for HubSpot).
+    pub prefix: &'static str,
     /// Dataverse: the `FormattedValue` annotation (the option's label).
     pub label: Option<&'a str>,
+}
+
+impl Field<'_> {
+    /// Its JSON path in the record, e.g. `properties.budget` or `Account.Name`.
+    pub fn path(&self) -> String {
+        match self.sub {
+            Some(sub) => format!("{}{}.{sub}", self.prefix, self.key),
+            None => format!("{}{}", self.prefix, self.key),
+        }
+    }
 }
 
 /// A native record, flattened.
@@ -62,7 +77,7 @@ pub struct Native<'a> {
     pub reference_only: bool,
     /// Fields by name: lookups under their column's name, related records' fields
     /// as `Relation.Field`.
-    pub fields: BTreeMap<String, Field<'a>>,
+    pub fields: BTreeMap<Cow<'a, str>, Field<'a>>,
     /// Embedded activities (a SOQL subquery, a Dataverse `$expand`) with their paths.
     pub children: Vec<(String, &'a Value)>,
     /// Activities: ids of the records they are about (opportunities first).
@@ -199,10 +214,12 @@ fn dataverse(object: &serde_json::Map<String, Value>) -> Result<Native<'_>, Read
                 for (sub, v) in related {
                     if !sub.contains('@') && !v.is_null() && !v.is_object() && !v.is_array() {
                         native.fields.insert(
-                            format!("{column}.{sub}"),
+                            Cow::Owned(format!("{column}.{sub}")),
                             Field {
                                 value: v,
-                                path: format!("{name}.{sub}"),
+                                key: name,
+                                sub: Some(sub),
+                                prefix: "",
                                 label: None,
                             },
                         );
@@ -221,10 +238,12 @@ fn dataverse(object: &serde_json::Map<String, Value>) -> Result<Native<'_>, Read
                     .get(&format!("{name}@OData.Community.Display.V1.FormattedValue"))
                     .and_then(|l| l.as_str());
                 native.fields.insert(
-                    column.to_owned(),
+                    Cow::Borrowed(column),
                     Field {
                         value,
-                        path: name.clone(),
+                        key: name,
+                        sub: None,
+                        prefix: "",
                         label,
                     },
                 );
@@ -292,10 +311,12 @@ fn salesforce(object: &serde_json::Map<String, Value>) -> Result<Native<'_>, Rea
                 for (sub, v) in related {
                     if sub != "attributes" && !v.is_null() && !v.is_object() && !v.is_array() {
                         native.fields.insert(
-                            format!("{name}.{sub}"),
+                            Cow::Owned(format!("{name}.{sub}")),
                             Field {
                                 value: v,
-                                path: format!("{name}.{sub}"),
+                                key: name,
+                                sub: Some(sub),
+                                prefix: "",
                                 label: None,
                             },
                         );
@@ -305,10 +326,12 @@ fn salesforce(object: &serde_json::Map<String, Value>) -> Result<Native<'_>, Rea
             Value::Array(_) => {}
             _ => {
                 native.fields.insert(
-                    name.clone(),
+                    Cow::Borrowed(name),
                     Field {
                         value,
-                        path: name.clone(),
+                        key: name,
+                        sub: None,
+                        prefix: "",
                         label: None,
                     },
                 );
@@ -360,10 +383,12 @@ fn hubspot(object: &serde_json::Map<String, Value>) -> Result<Native<'_>, ReadEr
             continue;
         }
         native.fields.insert(
-            name.clone(),
+            Cow::Borrowed(name),
             Field {
                 value,
-                path: format!("properties.{name}"),
+                key: name,
+                sub: None,
+                prefix: "properties.",
                 label: None,
             },
         );
@@ -406,7 +431,7 @@ mod tests {
         assert_eq!(n.object, ObjectType::Lead);
         assert_eq!(n.id.as_deref(), Some("L1"));
         assert_eq!(n.fields["leadsourcecode"].label, Some("Web"));
-        assert_eq!(n.fields["parentaccountid"].path, "_parentaccountid_value");
+        assert_eq!(n.fields["parentaccountid"].path(), "_parentaccountid_value");
         assert_eq!(
             n.fields["transactioncurrencyid.isocurrencycode"].value,
             "EUR"

@@ -58,13 +58,18 @@ pub struct Reader<'v> {
     pub vocabularies: &'v Vocabularies,
     /// Today, for activities that are done when their date has passed.
     pub today: NaiveDate,
+    /// Only these custom fields are kept (the ones the org's module reads);
+    /// `None` keeps every field.
+    pub keep_custom: Option<&'v HashSet<String>>,
 }
 
 /// The slots of one record being read: which native fields were used.
 struct Slots<'n, 'a> {
     native: &'n Native<'a>,
     vocab: &'n Vocabulary,
-    used: HashSet<&'n str>,
+    /// Native fields a slot used (few: a list is faster than a set).
+    used: Vec<&'n str>,
+    keep: Option<&'n HashSet<String>>,
 }
 
 fn shown(value: &Value) -> String {
@@ -141,24 +146,29 @@ fn parse_flag(value: &Value) -> Option<bool> {
 }
 
 impl<'n, 'a> Slots<'n, 'a> {
-    fn new(native: &'n Native<'a>, vocab: &'n Vocabulary) -> Self {
+    fn new(
+        native: &'n Native<'a>,
+        vocab: &'n Vocabulary,
+        keep: Option<&'n HashSet<String>>,
+    ) -> Self {
         Slots {
             native,
             vocab,
-            used: HashSet::new(),
+            used: Vec::with_capacity(16),
+            keep,
         }
     }
 
     fn field(&mut self, slot: &str) -> Option<(&'n str, &'n Field<'a>)> {
         let name = self.vocab.fields.get(slot)?;
         let (name, field) = self.native.fields.get_key_value(name.as_str())?;
-        self.used.insert(name.as_str());
-        Some((name.as_str(), field))
+        self.used.push(name.as_ref());
+        Some((name.as_ref(), field))
     }
 
     fn wrong(&self, slot: &str, field: &Field<'_>, expected: &str) -> ReadError {
         ReadError::new(
-            field.path.clone(),
+            field.path(),
             format!(
                 "expected {expected} for `{slot}`, found {}",
                 shown(field.value)
@@ -182,7 +192,7 @@ impl<'n, 'a> Slots<'n, 'a> {
                 let mut known: Vec<&str> = map.keys().map(String::as_str).collect();
                 known.sort_by_key(|k| (k.parse::<i64>().ok(), *k));
                 Err(ReadError::new(
-                    field.path.clone(),
+                    field.path(),
                     format!(
                         "option value {}{label} is not mapped for `{slot}` in this org's {} \
                          vocabulary (known: {}); map it in org.json under crm.{}.values.{slot}",
@@ -258,7 +268,7 @@ impl<'n, 'a> Slots<'n, 'a> {
         };
         serde_json::from_value(Value::String(canonical.clone())).map_err(|_| {
             ReadError::new(
-                field.path.clone(),
+                field.path(),
                 format!("`{canonical}` is not a value of `{slot}`"),
             )
         })
@@ -276,7 +286,7 @@ impl<'n, 'a> Slots<'n, 'a> {
                 .map(|c| format!("the record has no `{c}` and "))
                 .unwrap_or_default();
             return Err(ReadError::new(
-                self.native.fields[field].path.clone(),
+                self.native.fields[field].path(),
                 format!("amount {amount} has no currency: {from}org.json sets no crm.currency"),
             ));
         };
@@ -323,7 +333,16 @@ impl<'n, 'a> Slots<'n, 'a> {
     fn custom(&self) -> Result<CustomFields> {
         let mut custom = CustomFields::new();
         for (name, field) in &self.native.fields {
-            if self.used.contains(name.as_str()) {
+            let name: &str = name;
+            if self.used.contains(&name) {
+                continue;
+            }
+            let custom_name = self.vocab.rename.get(name).map_or(name, String::as_str);
+            // Only what the module reads is passed into it: skip the rest early.
+            if self.keep.is_some_and(|keep| {
+                !keep.contains(custom_name)
+                    && (field.label.is_none() || !keep.contains(&format!("{custom_name}.label")))
+            }) {
                 continue;
             }
             let Some(value) = self.custom_value(name, field) else {
@@ -334,18 +353,17 @@ impl<'n, 'a> Slots<'n, 'a> {
                     _ => "a text, number, boolean or date",
                 };
                 return Err(ReadError::new(
-                    field.path.clone(),
+                    field.path(),
                     format!("expected {expected}, found {}", shown(field.value)),
                 ));
             };
-            let custom_name = self.vocab.rename.get(name).unwrap_or(name);
             if let (Some(label), false) = (field.label, field.value.is_string()) {
                 custom.insert(
                     format!("{custom_name}.label"),
                     FieldValue::Text(label.to_owned()),
                 );
             }
-            custom.insert(custom_name.clone(), value);
+            custom.insert(custom_name.to_owned(), value);
         }
         Ok(custom)
     }
@@ -354,10 +372,11 @@ impl<'n, 'a> Slots<'n, 'a> {
     fn filled(&self) -> Vec<String> {
         let mut names = Vec::with_capacity(self.native.fields.len());
         for (name, field) in &self.native.fields {
+            let name: &str = name;
             if field.value.as_str().is_some_and(|s| s.trim().is_empty()) {
                 continue;
             }
-            names.push(name.clone());
+            names.push(name.to_owned());
             if let Some(renamed) = self.vocab.rename.get(name) {
                 names.push(renamed.clone());
             }
@@ -416,7 +435,7 @@ impl Reader<'_> {
                 ),
             ));
         }
-        let mut s = Slots::new(native, self.vocab(native));
+        let mut s = Slots::new(native, self.vocab(native), self.keep_custom);
         let currency = s.currency()?;
         let engagement = [
             s.choice::<Engagement>("engagement")?,
@@ -470,7 +489,7 @@ impl Reader<'_> {
                     .map(|l| format!(" (\"{l}\")"))
                     .unwrap_or_default();
                 Err(ReadError::new(
-                    field.path.clone(),
+                    field.path(),
                     format!(
                         "stage {}{label} is not mapped in this org's {} vocabulary (known: {}); \
                          map it in org.json under crm.{}.stages",
@@ -501,7 +520,7 @@ impl Reader<'_> {
                 ),
             ));
         }
-        let mut s = Slots::new(native, self.vocab(native));
+        let mut s = Slots::new(native, self.vocab(native), self.keep_custom);
         let currency = s.currency()?;
         let stage = self.stage(&mut s, "stage")?.ok_or_else(|| {
             ReadError::new(
@@ -543,7 +562,7 @@ impl Reader<'_> {
             ));
         }
         let vocab = self.vocab(native);
-        let mut s = Slots::new(native, vocab);
+        let mut s = Slots::new(native, vocab, self.keep_custom);
         let base = match native.entity.as_str() {
             "phonecall" | "calls" => ActivityKind::Call,
             "appointment" | "Event" | "meetings" => ActivityKind::Meeting,
@@ -606,7 +625,7 @@ impl Reader<'_> {
 
     /// An existing record offered as a conversion candidate.
     pub fn candidate(&self, native: &Native<'_>) -> Result<Candidate> {
-        let mut s = Slots::new(native, self.vocab(native));
+        let mut s = Slots::new(native, self.vocab(native), self.keep_custom);
         let id = need_id(native)?;
         let strip = |v: Option<String>| v.map(|id| id.trim_start_matches('@').to_owned());
         let company = native.companies.first().cloned();
@@ -678,6 +697,7 @@ mod tests {
         Reader {
             vocabularies: v,
             today: NaiveDate::from_ymd_opt(2026, 11, 25).unwrap(),
+            keep_custom: None,
         }
     }
 
