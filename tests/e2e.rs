@@ -1,53 +1,19 @@
 //! End-to-end tests: real components, built from the workspace's guest crates, loaded
 //! by the real host, driven through the library and the `crm-rules` program.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use crm_rules::fixtures::run_org;
 use crm_rules::model::{Context, Lead, Outcome};
 use crm_rules::{Error, Host, Limits};
+use support::{cli, root, text};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the host crate sits in the workspace")
-        .to_owned()
-}
+#[path = "support.rs"]
+mod support;
 
 fn examples() -> PathBuf {
     root().join("examples")
-}
-
-fn cli(args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_crm-rules"))
-        .args(args)
-        .current_dir(root())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the program starts");
-    {
-        use std::io::Write as _;
-        let mut pipe = child.stdin.take().expect("stdin is piped");
-        if let Some(text) = stdin {
-            pipe.write_all(text.as_bytes())
-                .expect("stdin accepts input");
-        }
-    }
-    let out = child.wait_with_output().expect("the program ends");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !stderr.contains("panicked"),
-        "the program panicked: {stderr}"
-    );
-    out
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 fn ctx(org: &str) -> Context {

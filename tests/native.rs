@@ -1,48 +1,23 @@
 //! Native CRM records in, native actions out: Dataverse, Salesforce and HubSpot
 //! records through the real program and the real reference module.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use crm_rules::crm::{CrmConfig, Vocabularies};
 use crm_rules::decide::{decide, DecisionKind, Reading};
 use crm_rules::org::OrgDir;
 use crm_rules::Host;
 use serde_json::{json, Value};
+use support::root;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the host crate sits in the workspace")
-        .to_owned()
-}
+#[path = "support.rs"]
+mod support;
 
+/// Runs the program at the fixtures' decision time, compiling the module afresh.
 fn cli(args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_crm-rules"))
-        .args(["--now", "2026-11-25T09:00:00Z", "--no-cache"])
-        .args(args)
-        .current_dir(root())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the program starts");
-    // Input is written from another thread: the program streams, so it answers
-    // while it still reads, and both pipes must flow at once.
-    let mut pipe = child.stdin.take().expect("stdin is piped");
-    let text = stdin.unwrap_or_default().to_owned();
-    let writer = std::thread::spawn(move || {
-        use std::io::Write as _;
-        let _ = pipe.write_all(text.as_bytes());
-    });
-    let out = child.wait_with_output().expect("the program ends");
-    writer.join().expect("the writer thread ends");
-    assert!(
-        !String::from_utf8_lossy(&out.stderr).contains("panicked"),
-        "the program panicked: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+    let mut all = vec!["--now", "2026-11-25T09:00:00Z", "--no-cache"];
+    all.extend_from_slice(args);
+    support::cli(&all, stdin)
 }
 
 fn lines(out: &Output) -> Vec<Value> {

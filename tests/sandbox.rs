@@ -3,7 +3,7 @@
 //! reference module and `tests/hostile-rules`) through the real host.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -15,14 +15,12 @@ use crm_rules::{
     REFERENCE_MODULE,
 };
 
-const HOSTILE: &[u8] = include_bytes!(env!("CRM_RULES_HOSTILE_WASM"));
+use support::{root, text};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace")
-        .to_owned()
-}
+#[path = "support.rs"]
+mod support;
+
+const HOSTILE: &[u8] = include_bytes!(env!("CRM_RULES_HOSTILE_WASM"));
 
 fn policy(org: &str) -> String {
     std::fs::read_to_string(root().join("examples").join(org).join("policy.json"))
@@ -426,17 +424,7 @@ fn a_restart_loads_from_the_cache_and_a_corrupt_entry_is_rebuilt() {
 }
 
 fn cli(args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_crm-rules"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("the program runs");
-    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
-    out
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+    support::cli(args, None)
 }
 
 #[test]

@@ -10,7 +10,6 @@
 //! figure is a median; BENCHMARKS.md explains each one and reports a run.
 
 use std::hint::black_box;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crm_rules::model::{
@@ -687,7 +686,7 @@ fn salesforce_lead(i: usize) -> String {
         "Website": "https://northwind.example",
         "LeadSource": sources[i % sources.len()],
         "Status": statuses[i % 2],
-        "Industry": if i % 7 == 0 { "Government" } else { "Transportation" },
+        "Industry": if i.is_multiple_of(7) { "Government" } else { "Transportation" },
         "NumberOfEmployees": 50 + (i * 37) % 5000,
         "AnnualRevenue": 1_000_000 + (i * 7919) % 90_000_000,
         "CurrencyIsoCode": "EUR",
@@ -697,7 +696,7 @@ fn salesforce_lead(i: usize) -> String {
         "Topic__c": "Fleet telematics",
         "Budget__c": 50_000 + (i % 20) * 5_000,
         "Budget_Status__c": budget[i % 4],
-        "Decision_Maker_Known__c": i % 3 != 0,
+        "Decision_Maker_Known__c": !i.is_multiple_of(3),
         "Need__c": need[i % 4],
         "Purchase_Timeframe__c": timeframe[i % 5],
         "IsConverted": false,
@@ -872,14 +871,12 @@ fn spin(what: &str) {
 }
 
 fn main() {
-    if let Some(what) = std::env::args().nth(1).filter(|a| a == "spin") {
-        let _ = what;
+    if std::env::args().nth(1).as_deref() == Some("spin") {
         spin(&std::env::args().nth(2).unwrap_or_default());
         return;
     }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let wants = |s: &str| args.is_empty() || args.iter().any(|a| a == s);
-    let _ = Arc::new(());
     if wants("warm") {
         warm();
     }

@@ -126,6 +126,27 @@ impl Place<'_> {
     }
 }
 
+/// An input error with `prefix` put before its JSON path (unchanged when empty).
+fn under(prefix: &str, e: Error) -> Error {
+    match e {
+        Error::Input {
+            source_name,
+            position,
+            path,
+            message,
+        } if !prefix.is_empty() => Error::Input {
+            source_name,
+            position,
+            path: Some(match path {
+                Some(p) => format!("{prefix}.{p}"),
+                None => prefix.to_owned(),
+            }),
+            message,
+        },
+        other => other,
+    }
+}
+
 fn today(ctx: &Context) -> chrono::NaiveDate {
     ctx.now.date_naive()
 }
@@ -167,24 +188,7 @@ pub fn read(
         today: today(ctx),
         keep_custom: reading.keep_custom,
     };
-    let canonical_error = |e: Error| match e {
-        Error::Input {
-            source_name,
-            position,
-            path,
-            message,
-        } => Error::Input {
-            source_name,
-            position,
-            path: match (at.is_empty(), path) {
-                (true, p) => p,
-                (false, Some(p)) => Some(format!("{at}.{p}")),
-                (false, None) => Some(at.to_owned()),
-            },
-            message,
-        },
-        other => other,
-    };
+    let canonical_error = |e: Error| under(at, e);
     match kind {
         DecisionKind::Stages => Ok((Format::Canonical, Request::Stages)),
         DecisionKind::Qualify => {
@@ -241,28 +245,10 @@ pub fn read(
                 };
                 for (i, candidate) in list.iter().enumerate() {
                     let inner = format!("candidates[{i}]");
-                    let candidate_format = reading
-                        .format
-                        .map_or_else(|| detect(candidate), |_| detect(candidate));
+                    let candidate_format = detect(candidate);
                     if candidate_format == Format::Canonical {
-                        let c: Candidate =
-                            typed(source_name, position, candidate).map_err(|e| match e {
-                                Error::Input {
-                                    source_name,
-                                    position,
-                                    path,
-                                    message,
-                                } => Error::Input {
-                                    source_name,
-                                    position,
-                                    path: Some(match path {
-                                        Some(p) => format!("{inner}.{p}"),
-                                        None => inner.clone(),
-                                    }),
-                                    message,
-                                },
-                                other => other,
-                            })?;
+                        let c: Candidate = typed(source_name, position, candidate)
+                            .map_err(|e| under(&inner, e))?;
                         read_candidates.push(c);
                     } else {
                         read_candidates.push(read_native(
@@ -279,17 +265,14 @@ pub fn read(
             Ok((format, Request::Convert(lead, read_candidates)))
         }
         DecisionKind::Transition => {
-            let (value, to, inner) = match (input.get("opportunity"), input.get("to")) {
-                (Some(opportunity), to) => {
-                    (opportunity, to.and_then(|t| t.as_str()), "opportunity")
-                }
-                (None, to)
-                    if detect(input) == Format::Canonical
-                        && reading.format.is_none_or(|f| f == Format::Canonical) =>
-                {
-                    (input, to.and_then(|t| t.as_str()), "")
-                }
-                (None, _) => (input, None, ""),
+            // `{"opportunity": ..., "to": ...}`, or a bare native opportunity (--to).
+            let (value, to, inner) = match input.get("opportunity") {
+                Some(opportunity) => (
+                    opportunity,
+                    input.get("to").and_then(|t| t.as_str()),
+                    "opportunity",
+                ),
+                None => (input, None, ""),
             };
             let format = format_of(reading, value);
             if format == Format::Canonical {

@@ -293,6 +293,53 @@ impl Version {
         Ok(value)
     }
 
+    /// The answers of a batch call, one per record (`ids` in input order): each
+    /// lifted with `lift`, each a rule error or a decision of its own; the whole
+    /// batch fails when the module answered another number of records or the
+    /// answers together exceed the output limit.
+    fn batch_answers<'r, W, T: OutputSize>(
+        &self,
+        fuel: u64,
+        answers: Vec<std::result::Result<W, lower::WitRuleError>>,
+        ids: impl ExactSizeIterator<Item = &'r str>,
+        what: &str,
+        lift: impl Fn(W) -> std::result::Result<T, String>,
+    ) -> Result<Vec<Result<Decided<T>>>> {
+        let records = ids.len();
+        if answers.len() != records {
+            return Err(self.stopped(
+                None,
+                TrapKind::BadOutput,
+                format!("the module answered {} of {records} {what}", answers.len()),
+            ));
+        }
+        let by = self.provenance(fuel, records);
+        let decisions: Vec<Result<T>> = answers
+            .into_iter()
+            .zip(ids)
+            .map(|(answer, id)| {
+                let record = Some(id);
+                let answer = answer.map_err(|e| self.rule_error(record, e))?;
+                lift(answer).map_err(|m| self.stopped(record, TrapKind::BadOutput, m))
+            })
+            .collect();
+        let total: usize = decisions
+            .iter()
+            .filter_map(|d| d.as_ref().ok())
+            .map(OutputSize::output_size)
+            .sum();
+        self.within_limit(None, total)?;
+        Ok(decisions
+            .into_iter()
+            .map(|d| {
+                d.map(|value| Decided {
+                    value,
+                    by: by.clone(),
+                })
+            })
+            .collect())
+    }
+
     fn within_limit(&self, record: Option<&str>, size: usize) -> Result<()> {
         if size > self.limits.output_bytes {
             return Err(self.stopped(
@@ -597,43 +644,13 @@ impl Host {
                 .crm_rules_qualification()
                 .call_qualify_batch(store, &wctx, &wleads)
         })?;
-        if answers.len() != leads.len() {
-            return Err(version.stopped(
-                None,
-                TrapKind::BadOutput,
-                format!(
-                    "the module answered {} of {} leads",
-                    answers.len(),
-                    leads.len()
-                ),
-            ));
-        }
-        let by = version.provenance(fuel, leads.len());
-        let decisions: Vec<Result<m::Qualification>> = answers
-            .into_iter()
-            .zip(leads)
-            .map(|(answer, lead)| {
-                let record = Some(lead.id.as_str());
-                let decision = answer.map_err(|e| version.rule_error(record, e))?;
-                lower::qualification(decision)
-                    .map_err(|m| version.stopped(record, TrapKind::BadOutput, m))
-            })
-            .collect();
-        let total: usize = decisions
-            .iter()
-            .filter_map(|d| d.as_ref().ok())
-            .map(OutputSize::output_size)
-            .sum();
-        version.within_limit(None, total)?;
-        Ok(decisions
-            .into_iter()
-            .map(|d| {
-                d.map(|value| Decided {
-                    value,
-                    by: by.clone(),
-                })
-            })
-            .collect())
+        version.batch_answers(
+            fuel,
+            answers,
+            leads.iter().map(|l| l.id.as_str()),
+            "leads",
+            lower::qualification,
+        )
     }
 
     /// Plans the conversion of a lead, given existing records that may match it.
@@ -737,42 +754,12 @@ impl Host {
                 .crm_rules_forecasting()
                 .call_forecast_batch(store, &wctx, &wopps)
         })?;
-        if answers.len() != opportunities.len() {
-            return Err(version.stopped(
-                None,
-                TrapKind::BadOutput,
-                format!(
-                    "the module answered {} of {} opportunities",
-                    answers.len(),
-                    opportunities.len()
-                ),
-            ));
-        }
-        let by = version.provenance(fuel, opportunities.len());
-        let decisions: Vec<Result<m::Forecast>> = answers
-            .into_iter()
-            .zip(opportunities)
-            .map(|(answer, opportunity)| {
-                let record = Some(opportunity.id.as_str());
-                let forecast = answer.map_err(|e| version.rule_error(record, e))?;
-                lower::forecast(forecast)
-                    .map_err(|m| version.stopped(record, TrapKind::BadOutput, m))
-            })
-            .collect();
-        let total: usize = decisions
-            .iter()
-            .filter_map(|d| d.as_ref().ok())
-            .map(OutputSize::output_size)
-            .sum();
-        version.within_limit(None, total)?;
-        Ok(decisions
-            .into_iter()
-            .map(|d| {
-                d.map(|value| Decided {
-                    value,
-                    by: by.clone(),
-                })
-            })
-            .collect())
+        version.batch_answers(
+            fuel,
+            answers,
+            opportunities.iter().map(|o| o.id.as_str()),
+            "opportunities",
+            lower::forecast,
+        )
     }
 }

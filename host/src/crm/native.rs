@@ -103,6 +103,31 @@ impl<'a> Native<'a> {
         }
     }
 
+    /// Adds the scalar fields of a related record or compound field under `key`
+    /// as `named.sub` (those `keep` accepts).
+    fn flatten(
+        &mut self,
+        key: &'a str,
+        named: &str,
+        related: &'a serde_json::Map<String, Value>,
+        keep: impl Fn(&str) -> bool,
+    ) {
+        for (sub, v) in related {
+            if keep(sub) && !v.is_null() && !v.is_object() && !v.is_array() {
+                self.fields.insert(
+                    Cow::Owned(format!("{named}.{sub}")),
+                    Field {
+                        value: v,
+                        key,
+                        sub: Some(sub),
+                        prefix: "",
+                        label: None,
+                    },
+                );
+            }
+        }
+    }
+
     fn new(format: Format, object: ObjectType, entity: String) -> Self {
         Native {
             format,
@@ -211,20 +236,7 @@ fn dataverse(object: &serde_json::Map<String, Value>) -> Result<Native<'_>, Read
             .unwrap_or(name);
         match value {
             Value::Object(related) => {
-                for (sub, v) in related {
-                    if !sub.contains('@') && !v.is_null() && !v.is_object() && !v.is_array() {
-                        native.fields.insert(
-                            Cow::Owned(format!("{column}.{sub}")),
-                            Field {
-                                value: v,
-                                key: name,
-                                sub: Some(sub),
-                                prefix: "",
-                                label: None,
-                            },
-                        );
-                    }
-                }
+                native.flatten(name, column, related, |sub| !sub.contains('@'));
             }
             Value::Array(items) => {
                 for (i, item) in items.iter().enumerate() {
@@ -308,20 +320,7 @@ fn salesforce(object: &serde_json::Map<String, Value>) -> Result<Native<'_>, Rea
                 }
                 // A parent relationship (`Account.Name`) or a compound field
                 // (`Address.city`).
-                for (sub, v) in related {
-                    if sub != "attributes" && !v.is_null() && !v.is_object() && !v.is_array() {
-                        native.fields.insert(
-                            Cow::Owned(format!("{name}.{sub}")),
-                            Field {
-                                value: v,
-                                key: name,
-                                sub: Some(sub),
-                                prefix: "",
-                                label: None,
-                            },
-                        );
-                    }
-                }
+                native.flatten(name, name, related, |sub| sub != "attributes");
             }
             Value::Array(_) => {}
             _ => {

@@ -1,0 +1,48 @@
+//! What the test suites share: the workspace's folder and running the program.
+// Each suite uses a part of this module.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The workspace's root folder.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the host crate sits in the workspace")
+        .to_owned()
+}
+
+/// Runs the `crm-rules` program in the workspace's root with `stdin` as input;
+/// fails the test when the program panics.
+pub fn cli(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_crm-rules"))
+        .args(args)
+        .current_dir(root())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the program starts");
+    // Input is written from another thread: the program streams, so it answers
+    // while it still reads, and both pipes must flow at once.
+    let mut pipe = child.stdin.take().expect("stdin is piped");
+    let text = stdin.unwrap_or_default().to_owned();
+    let writer = std::thread::spawn(move || {
+        use std::io::Write as _;
+        let _ = pipe.write_all(text.as_bytes());
+    });
+    let out = child.wait_with_output().expect("the program ends");
+    writer.join().expect("the writer thread ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("panicked"),
+        "the program panicked: {stderr}"
+    );
+    out
+}
+
+/// Bytes as text, for messages.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
