@@ -14,7 +14,7 @@ use crate::RuleModule;
 pub mod bindings {
     wit_bindgen::generate!({
         world: "rule-module",
-        path: "../wit",
+        path: "../wit/since_v0.1.0",
         pub_export_macro: true,
         default_bindings_module: "guest_rules::sdk::bindings",
     });

@@ -22,7 +22,7 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 pub mod bindings {
     wasmtime::component::bindgen!({
         world: "rule-module",
-        path: "../wit",
+        path: "../wit/since_v0.1.0",
     });
 }
 
