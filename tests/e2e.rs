@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crm_rules::fixtures::run_org;
-use crm_rules::model::{Context, Lead, Outcome};
+use crm_rules::latest::Outcome;
+use crm_rules::model::{Context, Lead};
 use crm_rules::{Error, Host, Limits};
 use support::{cli, root, text};
 
@@ -124,7 +125,7 @@ fn strict_and_loose_orgs_decide_the_same_lead_differently() {
     let strict = host.qualify(&ctx("strict"), &lead).expect("decision");
     let loose = host.qualify(&ctx("loose"), &lead).expect("decision");
     assert!(
-        matches!(strict.outcome, Outcome::NeedsInformation { .. }),
+        matches!(strict.outcome, Outcome::NeedsInformation(_)),
         "{strict:?}"
     );
     assert_eq!(loose.outcome, Outcome::Qualified);

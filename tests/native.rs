@@ -4,8 +4,9 @@
 use std::process::Output;
 
 use crm_rules::crm::{CrmConfig, Vocabularies};
-use crm_rules::decide::{decide, DecisionKind, Reading};
+use crm_rules::decision::Kind;
 use crm_rules::org::OrgDir;
+use crm_rules::pipeline::{Emit, Pipeline, Reading, Records};
 use crm_rules::Host;
 use serde_json::{json, Value};
 use support::root;
@@ -45,12 +46,20 @@ fn the_same_lead_from_three_crms_gets_the_same_decision() {
         user: None,
         team: None,
     };
-    let reading = Reading {
-        format: None,
-        vocabularies: &org.vocabularies,
-        to: None,
-        native_actions: false,
-        keep_custom: None,
+    let pipeline = Pipeline {
+        host: &host,
+        ctx: &ctx,
+        reading: Reading {
+            kind: Kind::Qualify,
+            format: None,
+            vocabularies: &org.vocabularies,
+            to: None,
+            keep_custom: None,
+            today: ctx.now.date_naive(),
+        },
+        emit: Emit::default(),
+        audit: None,
+        source_name: "fixture",
     };
     let decisions: Vec<Value> = [
         "32-native-dataverse-lead.json",
@@ -59,17 +68,12 @@ fn the_same_lead_from_three_crms_gets_the_same_decision() {
     ]
     .iter()
     .map(|name| {
-        decide(
-            &host,
-            &ctx,
-            DecisionKind::Qualify,
-            &reading,
-            name,
-            1,
-            &fixture_input(name),
-        )
-        .expect("decided")
-        .0
+        let text = fixture_input(name).to_string();
+        let records = Records::of_text(&text).expect("records");
+        let output = pipeline.run(&records);
+        assert_eq!(output.failed, 0, "{name}: {:?}", output.messages);
+        let line: Value = serde_json::from_slice(&output.text).expect("one line");
+        line["decision"].clone()
     })
     .collect();
     assert_eq!(decisions[0]["outcome"], "qualified");

@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crm_rules::cache::Origin;
-use crm_rules::model::{Context, Lead, Qualification};
+use crm_rules::latest::Qualification;
+use crm_rules::model::{Context, Lead};
 use crm_rules::{
     EngineSettings, Error, Host, Integrity, Isolation, Limits, TrapKind, VersionSpec,
     REFERENCE_MODULE,

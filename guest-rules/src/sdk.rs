@@ -206,6 +206,7 @@ fn opportunity_in(o: t::Opportunity) -> Result<m::Opportunity, m::RuleError> {
         })
         .collect::<Result<_, m::RuleError>>()?;
     Ok(m::Opportunity {
+        status: m::OpportunityStatus::Open,
         id: o.id,
         name: o.name,
         stage: o.stage,

@@ -25,7 +25,6 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::error::Error;
 use crate::integrity::hex;
 use crate::registry::Provenance;
 
@@ -73,6 +72,14 @@ pub fn mask(value: &Value, input: &Value, policy: &AuditPolicy) -> Value {
     secrets.sort_by_key(|s: &String| std::cmp::Reverse(s.len()));
     secrets.dedup();
     mask_value(value, policy, &secrets)
+}
+
+impl AuditPolicy {
+    /// Whether a field's values are personal: the built-in personal fields and the
+    /// org's own `mask_fields`, by canonical or CRM name.
+    pub fn is_personal(&self, field: &str) -> bool {
+        is_personal(field, self)
+    }
 }
 
 fn is_personal(key: &str, policy: &AuditPolicy) -> bool {
@@ -226,8 +233,8 @@ pub struct Entry<'a> {
     pub input: &'a Value,
     /// The module version that decided, when one did.
     pub by: Option<&'a Provenance>,
-    /// The decision, or the error.
-    pub result: Result<&'a Value, &'a Error>,
+    /// The decision, or the error (as its JSON on a decision line).
+    pub result: Result<&'a Value, &'a Value>,
 }
 
 /// An append-only, hash-chained audit log file.
@@ -321,7 +328,7 @@ impl AuditLog {
         }
         match entry.result {
             Ok(decision) => map.insert("result".into(), mask(decision, entry.input, policy)),
-            Err(error) => map.insert("error".into(), mask(&error.to_json(), entry.input, policy)),
+            Err(error) => map.insert("error".into(), mask(error, entry.input, policy)),
         };
         map.insert("prev".into(), json!(self.last_hash));
         let hash = chain_hash(&self.last_hash, &Value::Object(map.clone()));

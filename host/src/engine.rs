@@ -17,15 +17,6 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 /// How often the engine's epoch advances: the granularity of wall-clock deadlines.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
-/// Bindings of the `crm:rules/rule-module` world.
-#[allow(missing_docs, clippy::all)]
-pub mod bindings {
-    wasmtime::component::bindgen!({
-        world: "rule-module",
-        path: "../wit/since_v0.1.0",
-    });
-}
-
 /// Limits applied to every call of one org's module.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -343,4 +334,11 @@ pub(crate) fn new_store(engine: &Engine, limits: &Limits) -> Store<StoreState> {
 /// The deadline of one call, in epoch ticks.
 pub(crate) fn epoch_ticks(limits: &Limits) -> u64 {
     (limits.deadline_ms / EPOCH_TICK.as_millis() as u64).max(1) + 1
+}
+
+/// Arms a store for one call: a full fuel budget and a fresh deadline.
+pub(crate) fn arm(store: &mut Store<StoreState>, limits: &Limits) -> wasmtime::Result<()> {
+    store.set_fuel(limits.fuel)?;
+    store.set_epoch_deadline(epoch_ticks(limits));
+    Ok(())
 }

@@ -1,7 +1,10 @@
 //! The typed errors of the host library: what went wrong, for which org, record and
-//! field.
+//! field, with the underlying cause kept as the error's source.
 
 use crm_rules_model::RuleError;
+
+/// The cause of an error, as the engine or the system gave it.
+pub type Source = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Why a call into a module's code ended without an answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -40,10 +43,11 @@ impl TrapKind {
 #[non_exhaustive]
 pub enum Error {
     /// The engine could not be set up.
-    #[error("the WebAssembly engine cannot start: {message}")]
+    #[error("the WebAssembly engine cannot start")]
     Engine {
         /// What the engine said.
-        message: String,
+        #[source]
+        source: Source,
     },
     /// No module is loaded for the org.
     #[error("org `{org}`: no rule module is loaded")]
@@ -51,13 +55,16 @@ pub enum Error {
         /// The org asked for.
         org: String,
     },
-    /// The module could not be compiled or linked.
+    /// The module could not be compiled, linked or bound to a contract version.
     #[error("org `{org}`: the rule module cannot be used: {message}")]
     Module {
         /// The org.
         org: String,
-        /// What the engine said.
+        /// What is wrong with it.
         message: String,
+        /// What the engine said, when it said something.
+        #[source]
+        source: Option<Source>,
     },
     /// The module is not the one the org trusts: hash or signature mismatch.
     #[error("org `{org}`: module refused before compilation: {message}")]
@@ -81,6 +88,7 @@ pub enum Error {
         /// The org.
         org: String,
         /// The module's answer, naming the bad field.
+        #[source]
         error: RuleError,
     },
     /// The rules answered with an error for a record.
@@ -91,9 +99,11 @@ pub enum Error {
         /// The record's id.
         record: Option<String>,
         /// The rule error.
+        #[source]
         error: RuleError,
     },
-    /// The module's code stopped (trap, fuel, memory) while deciding a record.
+    /// The module's code stopped (trap, fuel, memory) while deciding a record, or
+    /// answered outside the contract.
     #[error(
         "org `{org}`{}: the rule module stopped ({}): {message}",
         record_part(record),
@@ -106,8 +116,11 @@ pub enum Error {
         record: Option<String>,
         /// Why it stopped.
         kind: TrapKind,
-        /// The engine's message.
+        /// The cause in one line.
         message: String,
+        /// The engine's error, with the module's backtrace.
+        #[source]
+        source: Option<Source>,
     },
     /// An input record cannot be read.
     #[error(
@@ -125,6 +138,9 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// A bug of the host itself: something it promises never happened.
+    #[error("internal error of the host: {0}")]
+    Internal(String),
 }
 
 fn record_part(record: &Option<String>) -> String {
@@ -149,28 +165,56 @@ fn path_suffix(path: &Option<String>) -> String {
     }
 }
 
+/// The JSON form of an error on a decision line: `code`, `message` and, where there
+/// is one, `field` (or `kind` for a stopped module).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ErrorJson<'a> {
+    /// `invalid_input`, `module_stopped`, `host`, or the rule error's code.
+    pub code: &'a str,
+    /// Why a module stopped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<TrapKind>,
+    /// What happened.
+    pub message: std::borrow::Cow<'a, str>,
+    /// The field or JSON path at fault (`null` when none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<Option<&'a str>>,
+}
+
 impl Error {
+    /// The error as it is written on a decision line.
+    pub fn as_json(&self) -> ErrorJson<'_> {
+        match self {
+            Error::Rule { error, .. } | Error::Policy { error, .. } => ErrorJson {
+                code: error.code.as_str(),
+                kind: None,
+                message: error.message.as_str().into(),
+                field: Some(error.field.as_deref()),
+            },
+            Error::Trap { kind, message, .. } => ErrorJson {
+                code: "module_stopped",
+                kind: Some(*kind),
+                message: message.as_str().into(),
+                field: None,
+            },
+            Error::Input { path, message, .. } => ErrorJson {
+                code: "invalid_input",
+                kind: None,
+                message: message.as_str().into(),
+                field: Some(path.as_deref()),
+            },
+            other => ErrorJson {
+                code: "host",
+                kind: None,
+                message: other.to_string().into(),
+                field: None,
+            },
+        }
+    }
+
     /// The error as JSON, for decision output.
     pub fn to_json(&self) -> serde_json::Value {
-        use serde_json::json;
-        match self {
-            Error::Rule { error, .. } | Error::Policy { error, .. } => json!({
-                "code": error.code,
-                "message": error.message,
-                "field": error.field,
-            }),
-            Error::Trap { kind, message, .. } => json!({
-                "code": "module_stopped",
-                "kind": kind,
-                "message": message,
-            }),
-            Error::Input { path, message, .. } => json!({
-                "code": "invalid_input",
-                "message": message,
-                "field": path,
-            }),
-            other => json!({ "code": "host", "message": other.to_string() }),
-        }
+        serde_json::to_value(self.as_json()).unwrap_or(serde_json::Value::Null)
     }
 }
 

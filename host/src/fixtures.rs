@@ -24,21 +24,24 @@ use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use crm_rules_model::Context;
 use serde::Deserialize;
+use serde_json::value::RawValue;
 
 use crate::crm::{Format, Vocabularies};
-use crate::decide::{native_actions, read, run, DecisionKind, Reading};
+use crate::decision::Kind;
 use crate::org::OrgDir;
+use crate::pipeline::{native_actions, RawRecord, Reading};
 use crate::registry::Host;
+use crate::render::Renderer;
 
 /// One fixture file.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Fixture {
     /// What the fixture shows, for people.
     #[serde(default)]
     pub description: String,
     /// Which decision.
-    pub decision: DecisionKind,
+    pub decision: Kind,
     /// The decision time.
     pub now: DateTime<Utc>,
     /// The acting user.
@@ -47,9 +50,9 @@ pub struct Fixture {
     /// The acting team.
     #[serde(default)]
     pub team: Option<String>,
-    /// The input record.
+    /// The input record, as written.
     #[serde(default)]
-    pub input: serde_json::Value,
+    pub input: Option<Box<RawValue>>,
     /// The expected decision.
     #[serde(default)]
     pub expect: Option<serde_json::Value>,
@@ -113,6 +116,100 @@ fn subset(expected: &serde_json::Value, actual: &serde_json::Value) -> bool {
     }
 }
 
+/// What a fixture's record came to: the decision (or error) as JSON, and the
+/// native actions when the fixture asks for them.
+struct Actual {
+    decision: crate::Result<serde_json::Value>,
+    native: Option<Result<serde_json::Value, String>>,
+}
+
+/// Decides a fixture's record the way the program does: read by the pipeline,
+/// decided by the org's active module, rendered.
+fn decide(
+    host: &Host,
+    org_id: &str,
+    vocabularies: &Vocabularies,
+    name: &str,
+    fixture: &Fixture,
+) -> Actual {
+    let ctx = Context {
+        org_id: org_id.to_owned(),
+        now: fixture.now,
+        user: fixture.user.clone(),
+        team: fixture.team.clone(),
+    };
+    if fixture.decision == Kind::Stages {
+        return Actual {
+            decision: host
+                .stages(org_id)
+                .map(|stages| serde_json::to_value(stages).unwrap_or_default()),
+            native: None,
+        };
+    }
+    let reading = Reading {
+        kind: fixture.decision,
+        format: fixture.format,
+        vocabularies,
+        to: None,
+        keep_custom: None,
+        today: fixture.now.date_naive(),
+    };
+    let text = fixture.input.as_deref().map_or("null", RawValue::get);
+    let records = [RawRecord {
+        position: 1,
+        value: Ok(text),
+        object: None,
+        at: String::new(),
+        context: None,
+    }];
+    let mut jobs = reading.jobs(name, &records);
+    let Some(job) = jobs.pop() else {
+        return Actual {
+            decision: Err(crate::Error::Internal(
+                "the fixture has no record".to_owned(),
+            )),
+            native: None,
+        };
+    };
+    let input = match &job.input {
+        Ok(input) => input,
+        Err(e) => {
+            return Actual {
+                decision: Err(crate::Error::Input {
+                    source_name: name.to_owned(),
+                    position: "1".to_owned(),
+                    path: match e {
+                        crate::Error::Input { path, .. } => path.clone(),
+                        _ => None,
+                    },
+                    message: match e {
+                        crate::Error::Input { message, .. } => message.clone(),
+                        other => other.to_string(),
+                    },
+                }),
+                native: None,
+            }
+        }
+    };
+    match host.decide(&ctx, input.as_ref()) {
+        Ok(decided) => {
+            let rendered = Renderer::new(&decided.facts, input.as_ref()).answer(&decided.value);
+            let native = fixture.expect_native.as_ref().map(|_| {
+                native_actions(vocabularies, &job, input.as_ref(), &rendered)
+                    .map(serde_json::Value::from)
+            });
+            Actual {
+                decision: Ok(serde_json::to_value(&rendered).unwrap_or_default()),
+                native,
+            }
+        }
+        Err(e) => Actual {
+            decision: Err(e),
+            native: None,
+        },
+    }
+}
+
 /// Runs one fixture against a loaded org. With `bless`, rewrites its expectation.
 pub fn run_fixture(
     host: &Host,
@@ -142,52 +239,11 @@ pub fn run_fixture(
         }
     };
     result.description = fixture.description.clone();
-    let ctx = Context {
-        org_id: org_id.to_owned(),
-        now: fixture.now,
-        user: fixture.user.clone(),
-        team: fixture.team.clone(),
-    };
     let name = path.display().to_string();
-    let reading = Reading {
-        format: fixture.format,
-        vocabularies,
-        to: None,
-        native_actions: false,
-        keep_custom: None,
-    };
-    let (actual, request) = match read(
-        fixture.decision,
-        &reading,
-        &ctx,
-        crate::decide::Place {
-            source_name: &name,
-            position: 1,
-            at: "",
-        },
-        &fixture.input,
-        &[],
-    ) {
-        Ok((format, request)) => (
-            run(host, &ctx, &request).map(|(decision, _)| decision),
-            Some((format, request)),
-        ),
-        Err(e) => (Err(e), None),
-    };
-    let native = match (&actual, &request, &fixture.expect_native) {
-        (Ok(decision), Some((format, request)), Some(_)) => Some(
-            native_actions(
-                fixture.decision,
-                &reading,
-                *format,
-                request,
-                &fixture.input,
-                decision,
-            )
-            .map(serde_json::Value::from),
-        ),
-        _ => None,
-    };
+    let Actual {
+        decision: actual,
+        native,
+    } = decide(host, org_id, vocabularies, &name, &fixture);
     if bless {
         result.failure = bless_fixture(path, &text, &actual, native.as_ref())
             .err()

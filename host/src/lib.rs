@@ -4,6 +4,8 @@
 //! ```no_run
 //! use crm_rules::{Host, Limits};
 //! use crm_rules::model::{Context, Lead};
+//! use crm_rules::render::Renderer;
+//! use crm_rules::decision::InputRef;
 //!
 //! let host = Host::new()?;
 //! let policy = r#"{"name": "acme"}"#;
@@ -11,27 +13,39 @@
 //! let ctx = Context { org_id: "acme".into(), now: "2026-11-25T09:00:00Z".parse()?, user: None, team: None };
 //! let lead: Lead = serde_json::from_str(r#"{"id": "L-1", "source": "web_form", "email": "a@b.example"}"#)?;
 //! let decision = host.qualify(&ctx, &lead)?;
-//! println!("{} by version {}", serde_json::to_string(&decision.value)?, decision.by.version);
+//! // Reasons are codes with arguments; render them when a person reads them.
+//! let text = Renderer::new(&decision.facts, InputRef::Qualify(&lead)).qualification(&decision);
+//! println!("{} by version {}", serde_json::to_string(&text)?, decision.by.version);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! The data path: [`pipeline`] reads records (canonical JSON or a CRM's own, see
+//! [`crm`]) into typed [`decision::Input`]s, [`registry::Host`] decides them in
+//! batches through the org's module ([`contract`] holds the bindings of every
+//! contract version it runs), and [`render`] turns answers into text and JSON.
 #![deny(missing_docs)]
 // The one exception, loading compiled code from the cache, is in `cache.rs`.
 #![deny(unsafe_code)]
 
 pub mod audit;
 pub mod cache;
+pub mod contract;
 pub mod crm;
-pub mod decide;
+pub mod decision;
 pub mod engine;
 pub mod error;
 pub mod fixtures;
-pub mod input;
+mod guest_output;
 pub mod integrity;
-mod lower;
+pub mod json;
 pub mod org;
+pub mod pipeline;
 pub mod registry;
+pub mod render;
 
+pub use contract::{latest, ContractVersion, OrgFacts};
 pub use crm_rules_model as model;
+pub use decision::{Answer, Input, InputRef, Kind};
 pub use engine::{EngineSettings, Isolation, Limits};
 pub use error::{Error, Result, TrapKind};
 pub use integrity::Integrity;

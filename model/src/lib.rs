@@ -1,5 +1,6 @@
 //! The canonical types of crm-rules: the Rust (and JSON) face of the WIT contract
-//! `crm:rules@0.1.0`.
+//! `crm:rules`, in the shape its JSON takes: records with names and texts, answers
+//! with their reasons rendered as text.
 //!
 //! Both sides use these types: the host reads fixtures and CLI input into them and
 //! prints decisions from them; a rule module (see the `guest-rules` crate) runs its
@@ -257,6 +258,32 @@ snake_enum!(
 );
 
 snake_enum!(
+    /// Whether an opportunity is still open or was closed, and how.
+    OpportunityStatus {
+        /// Still being worked.
+        Open => "open",
+        /// Closed and won.
+        Won => "won",
+        /// Closed and lost.
+        Lost => "lost",
+    }
+);
+
+// The enum comes from `snake_enum!`, which cannot mark a `#[default]` variant.
+#[allow(clippy::derivable_impls)]
+impl Default for OpportunityStatus {
+    fn default() -> Self {
+        OpportunityStatus::Open
+    }
+}
+
+impl OpportunityStatus {
+    fn is_open(&self) -> bool {
+        *self == OpportunityStatus::Open
+    }
+}
+
+snake_enum!(
     /// Why a lead is disqualified.
     DisqualifyReason {
         /// Lost.
@@ -418,6 +445,9 @@ pub struct Opportunity {
     pub name: String,
     /// The current stage.
     pub stage: String,
+    /// Open, or closed as won or lost (contract 0.2.0 on; older modules never see it).
+    #[serde(default, skip_serializing_if = "OpportunityStatus::is_open")]
+    pub status: OpportunityStatus,
     /// Estimated revenue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amount: Option<Money>,

@@ -14,6 +14,7 @@ mod native;
 pub mod read;
 pub mod write;
 
+use crate::json::{Object, Scalar};
 use serde::{Deserialize, Serialize};
 
 pub use config::{CrmConfig, StageEntry, Vocabularies, Vocabulary};
@@ -21,7 +22,7 @@ pub use native::{Native, ObjectType};
 pub use read::{ReadError, Reader};
 
 /// The shape of a record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Format {
     /// This project's own JSON (the contract's types).
@@ -46,6 +47,22 @@ impl Format {
     }
 }
 
+impl std::str::FromStr for Format {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "canonical" => Ok(Format::Canonical),
+            "dataverse" => Ok(Format::Dataverse),
+            "salesforce" => Ok(Format::Salesforce),
+            "hubspot" => Ok(Format::Hubspot),
+            other => Err(format!(
+                "`{other}` is not a format (canonical, dataverse, salesforce, hubspot)"
+            )),
+        }
+    }
+}
+
 impl std::fmt::Display for Format {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -65,18 +82,19 @@ const DATAVERSE_KEYS: &[&str] = &[
 /// records carry `attributes.type`; HubSpot objects a `properties` object; Dataverse
 /// records `@odata.*` annotations, `_x_value` lookups or a table's primary key.
 /// Anything else is taken as canonical.
-pub fn detect(value: &serde_json::Value) -> Format {
-    let Some(object) = value.as_object() else {
-        return Format::Canonical;
-    };
-    if object
+pub fn detect(object: &Object<'_>) -> Format {
+    let salesforce = object
         .get("attributes")
+        .and_then(|a| Object::of(a).ok())
         .and_then(|a| a.get("type"))
-        .is_some_and(|t| t.is_string())
-    {
+        .is_some_and(|t| Scalar::of(t).is_string());
+    if salesforce {
         return Format::Salesforce;
     }
-    if object.get("properties").is_some_and(|p| p.is_object()) {
+    if object
+        .get("properties")
+        .is_some_and(|p| Scalar::of(p).is_object())
+    {
         return Format::Hubspot;
     }
     let dataverse = object.keys().any(|k| {
@@ -84,7 +102,7 @@ pub fn detect(value: &serde_json::Value) -> Format {
             || k.contains("@OData.")
             || k.contains("@Microsoft.Dynamics.CRM.")
             || (k.starts_with('_') && k.ends_with("_value"))
-            || DATAVERSE_KEYS.contains(&k.as_str())
+            || DATAVERSE_KEYS.contains(&k)
     });
     if dataverse {
         Format::Dataverse
@@ -95,117 +113,199 @@ pub fn detect(value: &serde_json::Value) -> Format {
 
 /// One record taken out of its input, with where it was.
 #[derive(Debug, Clone)]
-pub struct Unwrapped {
-    /// The record.
-    pub value: serde_json::Value,
+pub struct Unwrapped<'a> {
+    /// The record's text.
+    pub text: &'a str,
+    /// The record, already read as an object when it was the whole value.
+    pub object: Option<Object<'a>>,
     /// Its JSON path inside the input value it came from (`""` when it was that
     /// value; `records[3]` when it came out of a collection).
     pub at: String,
+    /// For records of a Dataverse collection: the collection's `@odata.context`,
+    /// which names the table of records that do not name it themselves.
+    pub context: Option<String>,
 }
 
-/// Unwraps a collection into its records: a Dataverse `value` array (its
-/// `@odata.context` is kept on each record), a Salesforce SOQL result or sObject
-/// tree (`records`), a HubSpot list or search response (`results`). Anything
-/// else is one record.
-pub fn expand(value: serde_json::Value) -> Vec<Unwrapped> {
-    let serde_json::Value::Object(mut object) = value else {
-        return vec![Unwrapped {
-            value,
-            at: String::new(),
-        }];
-    };
-    let key = if object.get("value").is_some_and(|v| v.is_array())
-        && object.keys().any(|k| k.starts_with("@odata."))
-    {
-        Some("value")
-    } else if object.get("records").is_some_and(|v| v.is_array())
+/// A collection that says more records exist than it holds: the input is one page.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MorePages {
+    /// Which CRM's paging.
+    pub format: Format,
+    /// How to ask for the next page: a Salesforce `nextRecordsUrl`, a Dataverse
+    /// `@odata.nextLink`, or HubSpot's `paging.next.after` cursor (or its link).
+    pub next: String,
+    /// Records on this page.
+    pub records: usize,
+}
+
+/// A value of an input, as records.
+#[derive(Debug, Clone)]
+pub struct Expanded<'a> {
+    /// The records.
+    pub records: Vec<Unwrapped<'a>>,
+    /// Set when the value was one page of a longer collection.
+    pub more: Option<MorePages>,
+}
+
+impl<'a> Expanded<'a> {
+    /// A value that is one record.
+    fn one(text: &'a str, object: Object<'a>) -> Expanded<'a> {
+        Expanded {
+            records: vec![Unwrapped {
+                text,
+                object: Some(object),
+                at: String::new(),
+                context: None,
+            }],
+            more: None,
+        }
+    }
+}
+
+fn text_of(object: &Object<'_>, key: &str) -> Option<String> {
+    object
+        .get(key)
+        .map(Scalar::of)
+        .and_then(|s| s.as_str().map(str::to_owned))
+}
+
+/// Unwraps a collection into its records: a Dataverse `value` array, a Salesforce
+/// SOQL result or sObject tree (`records`), a HubSpot list or search response
+/// (`results`). Anything else is one record. `object` is `text` read as an object.
+pub fn expand<'a>(text: &'a str, object: Object<'a>) -> Expanded<'a> {
+    let is_array = |key: &str| object.get(key).is_some_and(|v| Scalar::of(v).is_array());
+    let (key, format) = if is_array("value") && object.keys().any(|k| k.starts_with("@odata.")) {
+        ("value", Format::Dataverse)
+    } else if is_array("records")
         && (object.contains_key("totalSize") || object.contains_key("done") || object.len() == 1)
     {
-        Some("records")
-    } else if object.get("results").is_some_and(|v| v.is_array())
+        ("records", Format::Salesforce)
+    } else if is_array("results")
         && (object.contains_key("paging") || object.contains_key("total") || object.len() == 1)
     {
-        Some("results")
+        ("results", Format::Hubspot)
     } else {
-        None
+        return Expanded::one(text, object);
     };
-    let Some(key) = key else {
-        return vec![Unwrapped {
-            value: serde_json::Value::Object(object),
-            at: String::new(),
-        }];
+    let Some(items) = object.get(key).and_then(|v| crate::json::array(v).ok()) else {
+        return Expanded::one(text, object);
     };
     // An entity set's context (`...$metadata#leads`) names the table of each record.
-    let context = object
-        .get("@odata.context")
-        .and_then(|c| c.as_str())
-        .map(|c| format!("{c}/$entity"));
-    let Some(serde_json::Value::Array(items)) = object.remove(key) else {
-        unreachable!("checked above")
+    let context = text_of(&object, "@odata.context").map(|c| format!("{c}/$entity"));
+    let next = match format {
+        Format::Dataverse => text_of(&object, "@odata.nextLink"),
+        Format::Salesforce => {
+            let done = object.get("done").and_then(|d| Scalar::of(d).as_bool());
+            match done {
+                Some(false) => text_of(&object, "nextRecordsUrl").or_else(|| Some(String::new())),
+                _ => None,
+            }
+        }
+        _ => object
+            .get("paging")
+            .and_then(|p| Object::of(p).ok())
+            .and_then(|p| p.get("next").and_then(|n| Object::of(n).ok()))
+            .and_then(|n| {
+                text_of(&n, "link").or_else(|| {
+                    n.get("after")
+                        .map(Scalar::of)
+                        .and_then(|a| a.key().map(|k| format!("after={k}")))
+                })
+            }),
     };
-    items
-        .into_iter()
-        .enumerate()
-        .map(|(i, mut value)| {
-            if let (Some(context), Some(record)) = (&context, value.as_object_mut()) {
-                record
-                    .entry("@odata.context")
-                    .or_insert_with(|| context.clone().into());
-            }
-            Unwrapped {
-                value,
+    let more = next.map(|next| MorePages {
+        format,
+        next,
+        records: items.len(),
+    });
+    Expanded {
+        records: items
+            .into_iter()
+            .enumerate()
+            .map(|(i, value)| Unwrapped {
+                text: value.get(),
+                object: None,
                 at: format!("{key}[{i}]"),
-            }
-        })
-        .collect()
+                context: context.clone(),
+            })
+            .collect(),
+        more,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+
+    fn detect_text(text: &str) -> Format {
+        detect(&Object::parse(text).unwrap())
+    }
+
+    fn expanded(text: &str) -> Expanded<'_> {
+        expand(text, Object::parse(text).unwrap())
+    }
 
     #[test]
     fn formats_are_told_apart() {
         assert_eq!(
-            detect(&json!({"attributes": {"type": "Lead"}, "Company": "x"})),
+            detect_text(r#"{"attributes": {"type": "Lead"}, "Company": "x"}"#),
             Format::Salesforce
         );
         assert_eq!(
-            detect(&json!({"id": "1", "properties": {"email": "a@b"}})),
+            detect_text(r#"{"id": "1", "properties": {"email": "a@b"}}"#),
             Format::Hubspot
         );
         assert_eq!(
-            detect(&json!({"leadid": "x", "subject": "y"})),
+            detect_text(r#"{"leadid": "x", "subject": "y"}"#),
             Format::Dataverse
         );
         assert_eq!(
-            detect(&json!({"@odata.etag": "W/\"1\"", "name": "y"})),
+            detect_text(r#"{"@odata.etag": "W/\"1\"", "name": "y"}"#),
             Format::Dataverse
         );
         assert_eq!(
-            detect(&json!({"id": "L-1", "company": "x"})),
+            detect_text(r#"{"id": "L-1", "company": "x"}"#),
             Format::Canonical
         );
     }
 
     #[test]
     fn collections_are_unwrapped() {
-        let soql = json!({"totalSize": 2, "done": true, "records": [
+        let soql = r#"{"totalSize": 2, "done": true, "records": [
             {"attributes": {"type": "Lead"}, "Id": "a"},
-            {"attributes": {"type": "Lead"}, "Id": "b"}]});
-        let records = expand(soql);
-        assert_eq!(records.len(), 2);
-        assert_eq!(records[1].at, "records[1]");
-        let dv = json!({"@odata.context": "https://x/api/data/v9.2/$metadata#leads",
-            "value": [{"leadid": "1"}]});
-        let records = expand(dv);
+            {"attributes": {"type": "Lead"}, "Id": "b"}]}"#;
+        let records = expanded(soql);
+        assert_eq!(records.records.len(), 2);
+        assert_eq!(records.records[1].at, "records[1]");
+        assert_eq!(records.more, None);
+        let dv = r#"{"@odata.context": "https://x/api/data/v9.2/$metadata#leads",
+            "value": [{"leadid": "1"}]}"#;
+        let records = expanded(dv);
         assert_eq!(
-            records[0].value["@odata.context"],
-            "https://x/api/data/v9.2/$metadata#leads/$entity"
+            records.records[0].context.as_deref(),
+            Some("https://x/api/data/v9.2/$metadata#leads/$entity")
         );
-        let hubspot = json!({"results": [{"id": "1", "properties": {}}], "paging": {}});
-        assert_eq!(expand(hubspot).len(), 1);
-        assert_eq!(expand(json!({"id": "L-1"})).len(), 1);
+        let hubspot = r#"{"results": [{"id": "1", "properties": {}}], "paging": {}}"#;
+        assert_eq!(expanded(hubspot).records.len(), 1);
+        assert_eq!(expanded(r#"{"id": "L-1"}"#).records.len(), 1);
+    }
+
+    #[test]
+    fn one_page_of_a_longer_collection_says_so() {
+        let soql = r#"{"totalSize": 4000, "done": false,
+            "nextRecordsUrl": "/services/data/v62.0/query/01gD0000002HU6KIAW-2000",
+            "records": [{"attributes": {"type": "Lead"}, "Id": "a"}]}"#;
+        let more = expanded(soql).more.unwrap();
+        assert_eq!(more.format, Format::Salesforce);
+        assert_eq!(
+            more.next,
+            "/services/data/v62.0/query/01gD0000002HU6KIAW-2000"
+        );
+        let dv = r#"{"@odata.context": "x/$metadata#leads", "@odata.nextLink": "x/leads?$skiptoken=1",
+            "value": [{"leadid": "1"}]}"#;
+        assert_eq!(expanded(dv).more.unwrap().next, "x/leads?$skiptoken=1");
+        let hs = r#"{"results": [{"id": "1", "properties": {}}],
+            "paging": {"next": {"after": "NTI1Cg%3D%3D", "link": "?after=NTI1Cg%3D%3D"}}}"#;
+        assert_eq!(expanded(hs).more.unwrap().next, "?after=NTI1Cg%3D%3D");
     }
 }

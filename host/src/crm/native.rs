@@ -1,13 +1,16 @@
 //! A native record flattened into named fields, whatever its CRM: the one shape the
-//! reader maps onto the contract. Values are borrowed from the input.
+//! reader maps onto the contract. Read straight from the record's bytes; keys and
+//! values are borrowed from the input, and nested objects are read only where a
+//! CRM puts fields in them.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::read::ReadError;
 use super::Format;
+use crate::json::{array, Object, Scalar};
 
 /// What a native record is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,21 +44,21 @@ impl ObjectType {
 #[derive(Debug, Clone)]
 pub struct Field<'a> {
     /// Its value (never `null`; objects and arrays are flattened or set aside).
-    pub value: &'a Value,
+    pub value: Scalar<'a>,
     /// Its key in the record (the parent's key for a flattened related field).
-    pub key: &'a str,
+    pub key: Cow<'a, str>,
     /// A flattened related field's key under `key`.
-    pub sub: Option<&'a str>,
+    pub sub: Option<Cow<'a, str>>,
     /// What comes before `key` in the path (`properties.` for HubSpot).
     pub prefix: &'static str,
     /// Dataverse: the `FormattedValue` annotation (the option's label).
-    pub label: Option<&'a str>,
+    pub label: Option<Cow<'a, str>>,
 }
 
 impl Field<'_> {
     /// Its JSON path in the record, e.g. `properties.budget` or `Account.Name`.
     pub fn path(&self) -> String {
-        match self.sub {
+        match &self.sub {
             Some(sub) => format!("{}{}.{sub}", self.prefix, self.key),
             None => format!("{}{}", self.prefix, self.key),
         }
@@ -79,7 +82,7 @@ pub struct Native<'a> {
     /// as `Relation.Field`.
     pub fields: BTreeMap<Cow<'a, str>, Field<'a>>,
     /// Embedded activities (a SOQL subquery, a Dataverse `$expand`) with their paths.
-    pub children: Vec<(String, &'a Value)>,
+    pub children: Vec<(String, &'a RawValue)>,
     /// Activities: ids of the records they are about (opportunities first).
     pub parents: Vec<String>,
     /// HubSpot: associated companies.
@@ -88,15 +91,23 @@ pub struct Native<'a> {
 
 impl<'a> Native<'a> {
     /// Flattens `value`, read as `format`.
-    pub fn parse(format: Format, value: &'a Value) -> Result<Native<'a>, ReadError> {
-        let Some(object) = value.as_object() else {
-            return Err(ReadError::new(
-                "",
-                format!("a {format} record must be a JSON object"),
-            ));
-        };
+    pub fn parse(format: Format, value: &'a RawValue) -> Result<Native<'a>, ReadError> {
+        let object = Object::of(value).map_err(|e| match e {
+            crate::json::ObjectError::Duplicate(_) => ReadError::new("", e.to_string()),
+            _ => ReadError::new("", format!("a {format} record must be a JSON object")),
+        })?;
+        Native::of(format, &object, None)
+    }
+
+    /// Flattens an object already read, as `format`. `context` is the
+    /// `@odata.context` of the Dataverse collection the record came out of, if any.
+    pub fn of(
+        format: Format,
+        object: &Object<'a>,
+        context: Option<&str>,
+    ) -> Result<Native<'a>, ReadError> {
         match format {
-            Format::Dataverse => dataverse(object),
+            Format::Dataverse => dataverse(object, context),
             Format::Salesforce => salesforce(object),
             Format::Hubspot => hubspot(object),
             Format::Canonical => Err(ReadError::new("", "canonical records are not native")),
@@ -107,18 +118,21 @@ impl<'a> Native<'a> {
     /// as `named.sub` (those `keep` accepts).
     fn flatten(
         &mut self,
-        key: &'a str,
+        key: Cow<'a, str>,
         named: &str,
-        related: &'a serde_json::Map<String, Value>,
+        related: &'a RawValue,
         keep: impl Fn(&str) -> bool,
-    ) {
-        for (sub, v) in related {
-            if keep(sub) && !v.is_null() && !v.is_object() && !v.is_array() {
+    ) -> Result<(), ReadError> {
+        let related =
+            Object::of(related).map_err(|e| ReadError::new(key.to_string(), e.to_string()))?;
+        for (sub, raw) in related.into_entries() {
+            let value = Scalar::of(raw);
+            if keep(&sub) && !value.is_null() && !value.is_object() && !value.is_array() {
                 self.fields.insert(
                     Cow::Owned(format!("{named}.{sub}")),
                     Field {
-                        value: v,
-                        key,
+                        value,
+                        key: key.clone(),
                         sub: Some(sub),
                         prefix: "",
                         label: None,
@@ -126,6 +140,7 @@ impl<'a> Native<'a> {
                 );
             }
         }
+        Ok(())
     }
 
     fn new(format: Format, object: ObjectType, entity: String) -> Self {
@@ -143,10 +158,17 @@ impl<'a> Native<'a> {
     }
 }
 
-fn text_of(value: Option<&Value>) -> Option<String> {
-    match value? {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
+fn text_of(value: Option<&RawValue>) -> Option<String> {
+    match Scalar::of(value?) {
+        Scalar::Str(s) if !s.is_empty() => Some(s.into_owned()),
+        Scalar::Number(n) => Some(n.to_owned()),
+        _ => None,
+    }
+}
+
+fn str_of<'a>(value: Option<&'a RawValue>) -> Option<Cow<'a, str>> {
+    match Scalar::of(value?) {
+        Scalar::Str(s) => Some(s),
         _ => None,
     }
 }
@@ -175,33 +197,28 @@ fn dataverse_object(table: &str) -> Option<ObjectType> {
     })
 }
 
-fn dataverse(object: &serde_json::Map<String, Value>) -> Result<Native<'_>, ReadError> {
+fn dataverse<'a>(object: &Object<'a>, context: Option<&str>) -> Result<Native<'a>, ReadError> {
     // The table: `@odata.type`, else `@odata.context`, else the primary key present.
-    let from_type = object
-        .get("@odata.type")
-        .and_then(|t| t.as_str())
-        .and_then(|t| t.strip_prefix("#Microsoft.Dynamics.CRM."))
-        .map(str::to_owned);
-    let from_context = object
-        .get("@odata.context")
-        .and_then(|c| c.as_str())
-        .and_then(|c| c.rsplit_once("$metadata#"))
-        .map(|(_, rest)| {
+    let from_type = str_of(object.get("@odata.type")).and_then(|t| {
+        t.strip_prefix("#Microsoft.Dynamics.CRM.")
+            .map(str::to_owned)
+    });
+    let own_context = str_of(object.get("@odata.context"));
+    let from_context = own_context.as_deref().or(context).and_then(|c| {
+        c.rsplit_once("$metadata#").map(|(_, rest)| {
             let set = rest.split(['(', '/']).next().unwrap_or(rest);
             dataverse_table(set)
-        });
+        })
+    });
     let from_key = || {
         let key = ["leadid", "opportunityid", "accountid", "contactid"]
             .into_iter()
-            .find(|k| object.contains_key(*k))
+            .find(|k| object.contains_key(k))
             .map(|k| k.trim_end_matches("id").to_owned());
         key.or_else(|| {
             object.contains_key("activityid").then(|| {
-                object
-                    .get("activitytypecode")
-                    .and_then(|c| c.as_str())
-                    .unwrap_or("activitypointer")
-                    .to_owned()
+                str_of(object.get("activitytypecode"))
+                    .map_or_else(|| "activitypointer".to_owned(), Cow::into_owned)
             })
         })
     };
@@ -225,32 +242,48 @@ fn dataverse(object: &serde_json::Map<String, Value>) -> Result<Native<'_>, Read
     };
     let mut native = Native::new(Format::Dataverse, kind, table);
     native.id = text_of(object.get(&key));
-    for (name, value) in object {
-        if name.contains('@') || value.is_null() || *name == key {
+    for (name, raw) in object.entries() {
+        if name.contains('@') || *name == key {
             continue;
         }
+        let value = Scalar::of(raw);
+        if value.is_null() {
+            continue;
+        }
+        let name = name.clone();
         // A lookup `_x_value` is column `x`.
-        let column = name
-            .strip_prefix('_')
-            .and_then(|n| n.strip_suffix("_value"))
-            .unwrap_or(name);
+        let column: Cow<'a, str> = match &name {
+            Cow::Borrowed(n) => Cow::Borrowed(
+                n.strip_prefix('_')
+                    .and_then(|n| n.strip_suffix("_value"))
+                    .unwrap_or(n),
+            ),
+            Cow::Owned(n) => Cow::Owned(
+                n.strip_prefix('_')
+                    .and_then(|n| n.strip_suffix("_value"))
+                    .unwrap_or(n)
+                    .to_owned(),
+            ),
+        };
         match value {
-            Value::Object(related) => {
-                native.flatten(name, column, related, |sub| !sub.contains('@'));
+            Scalar::Object(related) => {
+                let column = column.into_owned();
+                native.flatten(name.clone(), &column, related, |sub| !sub.contains('@'))?;
             }
-            Value::Array(items) => {
-                for (i, item) in items.iter().enumerate() {
-                    if item.get("activityid").is_some() {
+            Scalar::Array(items) => {
+                let items = array(items).map_err(|e| ReadError::new(name.to_string(), e))?;
+                for (i, item) in items.into_iter().enumerate() {
+                    if Object::of(item).is_ok_and(|o| o.contains_key("activityid")) {
                         native.children.push((format!("{name}[{i}]"), item));
                     }
                 }
             }
-            _ => {
-                let label = object
-                    .get(&format!("{name}@OData.Community.Display.V1.FormattedValue"))
-                    .and_then(|l| l.as_str());
+            value => {
+                let label = str_of(
+                    object.get(&format!("{name}@OData.Community.Display.V1.FormattedValue")),
+                );
                 native.fields.insert(
-                    Cow::Borrowed(column),
+                    column,
                     Field {
                         value,
                         key: name,
@@ -270,18 +303,18 @@ fn dataverse(object: &serde_json::Map<String, Value>) -> Result<Native<'_>, Read
 
 // ---- Salesforce ---------------------------------------------------------------
 
-fn salesforce(object: &serde_json::Map<String, Value>) -> Result<Native<'_>, ReadError> {
-    let attributes = object.get("attributes");
+fn salesforce<'a>(object: &Object<'a>) -> Result<Native<'a>, ReadError> {
+    let attributes = object.get("attributes").and_then(|a| Object::of(a).ok());
     let sobject = attributes
-        .and_then(|a| a.get("type"))
-        .and_then(|t| t.as_str())
+        .as_ref()
+        .and_then(|a| str_of(a.get("type")))
         .ok_or_else(|| {
             ReadError::new(
                 "attributes.type",
                 "a Salesforce record needs `attributes.type`",
             )
         })?;
-    let kind = match sobject {
+    let kind = match sobject.as_ref() {
         "Lead" => ObjectType::Lead,
         "Opportunity" => ObjectType::Opportunity,
         "Task" | "Event" => ObjectType::Activity,
@@ -294,38 +327,47 @@ fn salesforce(object: &serde_json::Map<String, Value>) -> Result<Native<'_>, Rea
             ))
         }
     };
-    let mut native = Native::new(Format::Salesforce, kind, sobject.to_owned());
-    let reference = text_of(attributes.and_then(|a| a.get("referenceId")));
-    native.reference_only = object.get("Id").is_none_or(|id| id.is_null()) && reference.is_some();
+    let mut native = Native::new(Format::Salesforce, kind, sobject.into_owned());
+    let reference = attributes
+        .as_ref()
+        .and_then(|a| text_of(a.get("referenceId")));
+    native.reference_only =
+        object.get("Id").is_none_or(|id| Scalar::of(id).is_null()) && reference.is_some();
     native.id = text_of(object.get("Id")).or(reference).or_else(|| {
         attributes
-            .and_then(|a| a.get("url"))
-            .and_then(|u| u.as_str())
-            .and_then(|u| u.rsplit('/').next())
+            .as_ref()
+            .and_then(|a| str_of(a.get("url")))
+            .and_then(|u| u.rsplit('/').next().map(str::to_owned))
             .filter(|id| !id.is_empty())
-            .map(str::to_owned)
     });
-    for (name, value) in object {
-        if name == "attributes" || name == "Id" || value.is_null() {
+    for (name, raw) in object.entries() {
+        if name == "attributes" || name == "Id" {
             continue;
         }
+        let value = Scalar::of(raw);
+        let name = name.clone();
         match value {
-            Value::Object(related) => {
-                if let Some(Value::Array(records)) = related.get("records") {
+            Scalar::Null | Scalar::Array(_) => {}
+            Scalar::Object(related) => {
+                let inner = Object::of(related)
+                    .map_err(|e| ReadError::new(name.to_string(), e.to_string()))?;
+                if let Some(records) = inner.get("records") {
                     // A subquery: `(SELECT ... FROM Tasks)`.
-                    for (i, item) in records.iter().enumerate() {
+                    let records =
+                        array(records).map_err(|e| ReadError::new(format!("{name}.records"), e))?;
+                    for (i, item) in records.into_iter().enumerate() {
                         native.children.push((format!("{name}.records[{i}]"), item));
                     }
                     continue;
                 }
                 // A parent relationship (`Account.Name`) or a compound field
                 // (`Address.city`).
-                native.flatten(name, name, related, |sub| sub != "attributes");
+                let named = name.to_string();
+                native.flatten(name.clone(), &named, related, |sub| sub != "attributes")?;
             }
-            Value::Array(_) => {}
-            _ => {
+            value => {
                 native.fields.insert(
-                    Cow::Borrowed(name),
+                    name.clone(),
                     Field {
                         value,
                         key: name,
@@ -338,7 +380,7 @@ fn salesforce(object: &serde_json::Map<String, Value>) -> Result<Native<'_>, Rea
         }
     }
     // sObject-tree references are `@ReferenceId`.
-    let reference = |v: Option<&Value>| text_of(v).map(|s| s.trim_start_matches('@').to_owned());
+    let reference = |v: Option<&RawValue>| text_of(v).map(|s| s.trim_start_matches('@').to_owned());
     if kind == ObjectType::Activity {
         native.parents.extend(reference(object.get("WhatId")));
         native.parents.extend(reference(object.get("WhoId")));
@@ -348,12 +390,17 @@ fn salesforce(object: &serde_json::Map<String, Value>) -> Result<Native<'_>, Rea
 
 // ---- HubSpot ------------------------------------------------------------------
 
-fn hubspot(object: &serde_json::Map<String, Value>) -> Result<Native<'_>, ReadError> {
-    let Some(Value::Object(properties)) = object.get("properties") else {
-        return Err(ReadError::new(
-            "properties",
-            "a HubSpot object needs a `properties` object",
-        ));
+fn hubspot<'a>(object: &Object<'a>) -> Result<Native<'a>, ReadError> {
+    let properties = match object.get("properties").map(Scalar::of) {
+        Some(Scalar::Object(raw)) => {
+            Object::of(raw).map_err(|e| ReadError::new("properties", e.to_string()))?
+        }
+        _ => {
+            return Err(ReadError::new(
+                "properties",
+                "a HubSpot object needs a `properties` object",
+            ))
+        }
     };
     let has = |p: &str| properties.contains_key(p);
     let has_prefix = |p: &str| properties.keys().any(|k| k.starts_with(p));
@@ -374,7 +421,8 @@ fn hubspot(object: &serde_json::Map<String, Value>) -> Result<Native<'_>, ReadEr
     };
     let mut native = Native::new(Format::Hubspot, kind, entity.to_owned());
     native.id = text_of(object.get("id")).or_else(|| text_of(properties.get("hs_object_id")));
-    for (name, value) in properties {
+    for (name, raw) in properties.into_entries() {
+        let value = Scalar::of(raw);
         if value.is_null() || value.is_object() || value.is_array() {
             continue;
         }
@@ -382,7 +430,7 @@ fn hubspot(object: &serde_json::Map<String, Value>) -> Result<Native<'_>, ReadEr
             continue;
         }
         native.fields.insert(
-            Cow::Borrowed(name),
+            name.clone(),
             Field {
                 value,
                 key: name,
@@ -394,13 +442,20 @@ fn hubspot(object: &serde_json::Map<String, Value>) -> Result<Native<'_>, ReadEr
     }
     // v3 responses with `associations=deals,companies`.
     let associated = |to: &str| -> Vec<String> {
-        object
+        let Some(results) = object
             .get("associations")
+            .and_then(|a| Object::of(a).ok())
             .and_then(|a| a.get(to))
+            .and_then(|d| Object::of(d).ok())
             .and_then(|d| d.get("results"))
-            .and_then(|r| r.as_array())
-            .map(|r| r.iter().filter_map(|x| text_of(x.get("id"))).collect())
-            .unwrap_or_default()
+            .and_then(|r| array(r).ok())
+        else {
+            return Vec::new();
+        };
+        results
+            .into_iter()
+            .filter_map(|x| Object::of(x).ok().and_then(|x| text_of(x.get("id"))))
+            .collect()
     };
     if kind == ObjectType::Activity {
         native.parents = associated("deals");
@@ -415,6 +470,10 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn raw(v: serde_json::Value) -> Box<RawValue> {
+        RawValue::from_string(v.to_string()).unwrap()
+    }
+
     #[test]
     fn dataverse_lookups_labels_and_tables() {
         let v = json!({
@@ -426,14 +485,17 @@ mod tests {
             "transactioncurrencyid": {"isocurrencycode": "EUR"},
             "description": null
         });
-        let n = Native::parse(Format::Dataverse, &v).unwrap();
+        let text = raw(v);
+        let n = Native::parse(Format::Dataverse, &text).unwrap();
         assert_eq!(n.object, ObjectType::Lead);
         assert_eq!(n.id.as_deref(), Some("L1"));
-        assert_eq!(n.fields["leadsourcecode"].label, Some("Web"));
+        assert_eq!(n.fields["leadsourcecode"].label.as_deref(), Some("Web"));
         assert_eq!(n.fields["parentaccountid"].path(), "_parentaccountid_value");
         assert_eq!(
-            n.fields["transactioncurrencyid.isocurrencycode"].value,
-            "EUR"
+            n.fields["transactioncurrencyid.isocurrencycode"]
+                .value
+                .as_str(),
+            Some("EUR")
         );
         assert!(!n.fields.contains_key("description"));
     }
@@ -445,12 +507,13 @@ mod tests {
             "StageName": "Prospecting", "Account": {"attributes": {"type": "Account"}, "Name": "Acme"},
             "Tasks": {"totalSize": 1, "done": true, "records": [{"attributes": {"type": "Task"}, "Id": "T1"}]}
         });
-        let n = Native::parse(Format::Salesforce, &v).unwrap();
+        let text = raw(v);
+        let n = Native::parse(Format::Salesforce, &text).unwrap();
         assert_eq!(n.id.as_deref(), Some("OppRef1"));
-        assert_eq!(n.fields["Account.Name"].value, "Acme");
+        assert_eq!(n.fields["Account.Name"].value.as_str(), Some("Acme"));
         assert_eq!(n.children.len(), 1);
         let bad = json!({"attributes": {"type": "Case"}});
-        assert!(Native::parse(Format::Salesforce, &bad)
+        assert!(Native::parse(Format::Salesforce, &raw(bad))
             .unwrap_err()
             .message
             .contains("Case"));
@@ -460,16 +523,18 @@ mod tests {
     fn hubspot_object_types() {
         let deal = json!({"id": "9", "properties": {"dealname": "x", "dealstage": "closedwon"}});
         assert_eq!(
-            Native::parse(Format::Hubspot, &deal).unwrap().object,
+            Native::parse(Format::Hubspot, &raw(deal)).unwrap().object,
             ObjectType::Opportunity
         );
         let task = json!({"id": "7", "properties": {"hs_task_subject": "x"},
             "associations": {"deals": {"results": [{"id": "9", "type": "task_to_deal"}]}}});
-        let n = Native::parse(Format::Hubspot, &task).unwrap();
+        let text = raw(task);
+        let n = Native::parse(Format::Hubspot, &text).unwrap();
         assert_eq!(n.object, ObjectType::Activity);
         assert_eq!(n.parents, vec!["9"]);
         let contact = json!({"id": "1", "properties": {"email": "a@b.c", "firstname": ""}});
-        let n = Native::parse(Format::Hubspot, &contact).unwrap();
+        let text = raw(contact);
+        let n = Native::parse(Format::Hubspot, &text).unwrap();
         assert_eq!(n.object, ObjectType::Contact);
         assert!(!n.fields.contains_key("firstname"));
     }

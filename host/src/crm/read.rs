@@ -11,10 +11,11 @@ use std::collections::HashSet;
 use chrono::{DateTime, NaiveDate};
 use crm_rules_model::{
     Activity, ActivityKind, Candidate, CustomFields, Engagement, FieldValue, Lead, Money,
-    Opportunity, RecordKind,
+    Opportunity, OpportunityStatus, RecordKind,
 };
 use serde::de::DeserializeOwned;
-use serde_json::Value;
+
+use crate::json::Scalar;
 
 use super::config::FieldType;
 use super::native::{Field, Native, ObjectType};
@@ -72,28 +73,20 @@ struct Slots<'n, 'a> {
     keep: Option<&'n HashSet<String>>,
 }
 
-fn shown(value: &Value) -> String {
-    match value {
-        Value::String(s) => format!("`{s}`"),
-        other => other.to_string(),
-    }
+fn shown(value: &Scalar<'_>) -> String {
+    value.shown()
 }
 
-fn key_of(value: &Value) -> Option<String> {
-    match value {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
+fn key_of(value: &Scalar<'_>) -> Option<String> {
+    value.key().map(|k| k.into_owned())
 }
 
 /// A date from `YYYY-MM-DD`, an RFC 3339 timestamp (its UTC date), or epoch
 /// milliseconds (HubSpot), as a number or a text of digits.
-fn parse_date(value: &Value) -> Option<NaiveDate> {
+fn parse_date(value: &Scalar<'_>) -> Option<NaiveDate> {
     let from_millis = |ms: i64| DateTime::from_timestamp_millis(ms).map(|t| t.date_naive());
     match value {
-        Value::String(s) => {
+        Scalar::Str(s) => {
             if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
                 return Some(d);
             }
@@ -109,16 +102,16 @@ fn parse_date(value: &Value) -> Option<NaiveDate> {
             }
             None
         }
-        Value::Number(n) => n.as_i64().and_then(from_millis),
+        Scalar::Number(_) => value.as_i64().and_then(from_millis),
         _ => None,
     }
 }
 
 /// A number from a JSON number or a plain decimal text (HubSpot's strings).
-fn parse_number(value: &Value) -> Option<f64> {
+fn parse_number(value: &Scalar<'_>) -> Option<f64> {
     match value {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) if looks_numeric(s) => s.parse().ok(),
+        Scalar::Number(_) => value.as_f64(),
+        Scalar::Str(s) if looks_numeric(s) => s.parse().ok(),
         _ => None,
     }
 }
@@ -136,11 +129,11 @@ fn looks_numeric(s: &str) -> bool {
         && frac.is_none_or(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()))
 }
 
-fn parse_flag(value: &Value) -> Option<bool> {
+fn parse_flag(value: &Scalar<'_>) -> Option<bool> {
     match value {
-        Value::Bool(b) => Some(*b),
-        Value::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
-        Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
+        Scalar::Bool(b) => Some(*b),
+        Scalar::Str(s) if s.eq_ignore_ascii_case("true") => Some(true),
+        Scalar::Str(s) if s.eq_ignore_ascii_case("false") => Some(false),
         _ => None,
     }
 }
@@ -171,7 +164,7 @@ impl<'n, 'a> Slots<'n, 'a> {
             field.path(),
             format!(
                 "expected {expected} for `{slot}`, found {}",
-                shown(field.value)
+                shown(&field.value)
             ),
         )
     }
@@ -181,12 +174,13 @@ impl<'n, 'a> Slots<'n, 'a> {
         let Some(map) = self.vocab.values.get(slot) else {
             return Ok(None);
         };
-        let key = key_of(field.value).unwrap_or_default();
+        let key = key_of(&field.value).unwrap_or_default();
         match map.get(&key).or_else(|| map.get("*")) {
             Some(canonical) => Ok(Some(canonical.as_str())),
             None => {
                 let label = field
                     .label
+                    .as_deref()
                     .map(|l| format!(" (\"{l}\")"))
                     .unwrap_or_default();
                 let mut known: Vec<&str> = map.keys().map(String::as_str).collect();
@@ -196,7 +190,7 @@ impl<'n, 'a> Slots<'n, 'a> {
                     format!(
                         "option value {}{label} is not mapped for `{slot}` in this org's {} \
                          vocabulary (known: {}); map it in org.json under crm.{}.values.{slot}",
-                        shown(field.value),
+                        shown(&field.value),
                         self.vocab.format,
                         known.join(", "),
                         self.vocab.format,
@@ -210,9 +204,9 @@ impl<'n, 'a> Slots<'n, 'a> {
         let Some((_, field)) = self.field(slot) else {
             return Ok(None);
         };
-        match field.value {
-            Value::String(s) => Ok(Some(s.clone())),
-            Value::Number(n) => Ok(Some(n.to_string())),
+        match &field.value {
+            Scalar::Str(s) => Ok(Some(s.to_string())),
+            Scalar::Number(n) => Ok(Some((*n).to_owned())),
             _ => Err(self.wrong(slot, field, "a text")),
         }
     }
@@ -221,7 +215,7 @@ impl<'n, 'a> Slots<'n, 'a> {
         let Some((_, field)) = self.field(slot) else {
             return Ok(None);
         };
-        match parse_number(field.value) {
+        match parse_number(&field.value) {
             Some(n) if n.is_finite() => Ok(Some(n)),
             _ => Err(self.wrong(slot, field, "a number")),
         }
@@ -231,7 +225,7 @@ impl<'n, 'a> Slots<'n, 'a> {
         let Some((_, field)) = self.field(slot) else {
             return Ok(None);
         };
-        match parse_date(field.value) {
+        match parse_date(&field.value) {
             Some(d) => Ok(Some(d)),
             None => Err(self.wrong(slot, field, "a date (YYYY-MM-DD or a timestamp)")),
         }
@@ -244,7 +238,7 @@ impl<'n, 'a> Slots<'n, 'a> {
         if let Some(canonical) = self.mapped(slot, field)? {
             return Ok(Some(canonical == "true"));
         }
-        if let Some(b) = parse_flag(field.value) {
+        if let Some(b) = parse_flag(&field.value) {
             return Ok(Some(b));
         }
         // A lookup (an id) counts as true when set.
@@ -261,12 +255,12 @@ impl<'n, 'a> Slots<'n, 'a> {
         let canonical = match self.mapped(slot, field)? {
             Some(c) => c.to_owned(),
             // No map: the native value must already be the contract's.
-            None => match field.value {
-                Value::String(s) => s.clone(),
+            None => match &field.value {
+                Scalar::Str(s) => s.to_string(),
                 _ => return Err(self.wrong(slot, field, "an option value")),
             },
         };
-        serde_json::from_value(Value::String(canonical.clone())).map_err(|_| {
+        serde_json::from_value(serde_json::Value::String(canonical.clone())).map_err(|_| {
             ReadError::new(
                 field.path(),
                 format!("`{canonical}` is not a value of `{slot}`"),
@@ -301,7 +295,7 @@ impl<'n, 'a> Slots<'n, 'a> {
 
     fn custom_value(&self, name: &str, field: &Field<'_>) -> Option<FieldValue> {
         let typed = self.vocab.types.get(name).copied();
-        let v = field.value;
+        let v = &field.value;
         Some(match typed {
             Some(FieldType::Text) => FieldValue::Text(key_of(v)?),
             Some(FieldType::Number) => FieldValue::Number(parse_number(v)?),
@@ -310,9 +304,9 @@ impl<'n, 'a> Slots<'n, 'a> {
                 date: parse_date(v)?,
             },
             None => match v {
-                Value::Bool(b) => FieldValue::Flag(*b),
-                Value::Number(n) => FieldValue::Number(n.as_f64()?),
-                Value::String(s) => {
+                Scalar::Bool(b) => FieldValue::Flag(*b),
+                Scalar::Number(_) => FieldValue::Number(v.as_f64()?),
+                Scalar::Str(s) => {
                     if let Ok(date) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
                         FieldValue::Day { date }
                     } else if self.native.format == Format::Hubspot && looks_numeric(s) {
@@ -320,7 +314,7 @@ impl<'n, 'a> Slots<'n, 'a> {
                     } else if self.native.format == Format::Hubspot && parse_flag(v).is_some() {
                         FieldValue::Flag(parse_flag(v)?)
                     } else {
-                        FieldValue::Text(s.clone())
+                        FieldValue::Text(s.to_string())
                     }
                 }
                 _ => return None,
@@ -354,13 +348,13 @@ impl<'n, 'a> Slots<'n, 'a> {
                 };
                 return Err(ReadError::new(
                     field.path(),
-                    format!("expected {expected}, found {}", shown(field.value)),
+                    format!("expected {expected}, found {}", shown(&field.value)),
                 ));
             };
-            if let (Some(label), false) = (field.label, field.value.is_string()) {
+            if let (Some(label), false) = (&field.label, field.value.is_string()) {
                 custom.insert(
                     format!("{custom_name}.label"),
-                    FieldValue::Text(label.to_owned()),
+                    FieldValue::Text(label.to_string()),
                 );
             }
             custom.insert(custom_name.to_owned(), value);
@@ -475,7 +469,7 @@ impl Reader<'_> {
         let Some((_, field)) = s.field(slot) else {
             return Ok(None);
         };
-        let Some(key) = key_of(field.value) else {
+        let Some(key) = key_of(&field.value) else {
             return Err(s.wrong(slot, field, "a stage"));
         };
         if s.vocab.stages.is_empty() {
@@ -486,6 +480,7 @@ impl Reader<'_> {
             None => {
                 let label = field
                     .label
+                    .as_deref()
                     .map(|l| format!(" (\"{l}\")"))
                     .unwrap_or_default();
                 Err(ReadError::new(
@@ -493,7 +488,7 @@ impl Reader<'_> {
                     format!(
                         "stage {}{label} is not mapped in this org's {} vocabulary (known: {}); \
                          map it in org.json under crm.{}.stages",
-                        shown(field.value),
+                        shown(&field.value),
                         s.vocab.format,
                         s.vocab
                             .stages
@@ -545,6 +540,7 @@ impl Reader<'_> {
             filled: s.filled(),
             activities,
             custom: CustomFields::new(),
+            status: OpportunityStatus::Open,
             stage,
         };
         Ok(Opportunity {
@@ -581,7 +577,7 @@ impl Reader<'_> {
             })?,
         };
         let rating = match s.field("activity_rating") {
-            Some((_, field)) => match parse_number(field.value) {
+            Some((_, field)) => match parse_number(&field.value) {
                 Some(r) if (1.0..=5.0).contains(&r) && r.fract() == 0.0 => r as u8,
                 _ => return Err(s.wrong("activity_rating", field, "a whole rating 1..5")),
             },
@@ -652,7 +648,7 @@ impl Reader<'_> {
                     None => {
                         let stage_key = s
                             .field("stage")
-                            .and_then(|(_, f)| key_of(f.value))
+                            .and_then(|(_, f)| key_of(&f.value))
                             .unwrap_or_default();
                         s.vocab.stage(&stage_key).is_some_and(|e| e.closed)
                     }
@@ -692,6 +688,11 @@ fn nest(prefix: &str, e: ReadError) -> ReadError {
 mod tests {
     use super::*;
     use serde_json::json;
+    use serde_json::value::RawValue;
+
+    fn raw(v: serde_json::Value) -> Box<RawValue> {
+        RawValue::from_string(v.to_string()).unwrap()
+    }
 
     fn reader(v: &Vocabularies) -> Reader<'_> {
         Reader {
@@ -713,7 +714,8 @@ mod tests {
             "estimatedclosedate": "2027-03-31", "_parentaccountid_value": "A1",
             "new_industry": 3, "new_industry@OData.Community.Display.V1.FormattedValue": "Government"
         });
-        let native = Native::parse(Format::Dataverse, &record).unwrap();
+        let raw_record = raw(record.clone());
+        let native = Native::parse(Format::Dataverse, &raw_record).unwrap();
         let lead = reader(&v).lead(&native).unwrap();
         assert_eq!(lead.contact_name.as_deref(), Some("Ana Ruiz"));
         assert_eq!(lead.engagement, Engagement::Conversation);
@@ -731,12 +733,14 @@ mod tests {
     fn unmapped_option_and_wrong_type_name_the_field() {
         let v = Vocabularies::default();
         let record = json!({"attributes": {"type": "Lead"}, "Id": "00Q1", "Status": "Nurturing"});
-        let native = Native::parse(Format::Salesforce, &record).unwrap();
+        let raw_record = raw(record.clone());
+        let native = Native::parse(Format::Salesforce, &raw_record).unwrap();
         let err = reader(&v).lead(&native).unwrap_err();
         assert_eq!(err.path, "Status");
         assert!(err.message.contains("Nurturing"), "{err}");
         let record = json!({"leadid": "L2", "budgetamount": "lots"});
-        let native = Native::parse(Format::Dataverse, &record).unwrap();
+        let raw_record = raw(record.clone());
+        let native = Native::parse(Format::Dataverse, &raw_record).unwrap();
         let err = reader(&v).lead(&native).unwrap_err();
         assert_eq!(err.path, "budgetamount");
         assert!(err.message.contains("a number"), "{err}");
@@ -749,7 +753,8 @@ mod tests {
             "firstname": "Bo", "lastname": "Li", "email": "bo@x.io",
             "hs_lead_status": "CONNECTED", "lifecyclestage": "marketingqualifiedlead",
             "numemployees": "1200", "phone": "0123456", "hs_is_unworked": "true"}});
-        let native = Native::parse(Format::Hubspot, &record).unwrap();
+        let raw_record = raw(record.clone());
+        let native = Native::parse(Format::Hubspot, &raw_record).unwrap();
         let lead = reader(&v).lead(&native).unwrap();
         assert_eq!(lead.engagement, Engagement::Conversation);
         assert_eq!(lead.custom["numemployees"], FieldValue::Number(1200.0));
@@ -762,7 +767,8 @@ mod tests {
         let record = json!({"attributes": {"type": "Opportunity"}, "Id": "006", "StageName": "Prospecting",
             "Tasks": {"records": [{"attributes": {"type": "Task"}, "Id": "00T", "TaskSubtype": "Call",
                                    "IsClosed": true, "ActivityDate": "2026-11-01"}]}});
-        let native = Native::parse(Format::Salesforce, &record).unwrap();
+        let raw_record = raw(record.clone());
+        let native = Native::parse(Format::Salesforce, &raw_record).unwrap();
         let v = Vocabularies::default();
         let err = reader(&v).opportunity(&native, vec![]).unwrap_err();
         assert_eq!(err.path, "Tasks.records[0]");
@@ -784,11 +790,11 @@ mod tests {
         assert!(!looks_numeric("1e5"));
         assert!(!looks_numeric("1."));
         assert_eq!(
-            parse_date(&json!("1767225600000")),
+            parse_date(&Scalar::Str("1767225600000".into())),
             NaiveDate::from_ymd_opt(2026, 1, 1)
         );
         assert_eq!(
-            parse_date(&json!("2026-01-31T23:00:00.000+0000")),
+            parse_date(&Scalar::Str("2026-01-31T23:00:00.000+0000".into())),
             NaiveDate::from_ymd_opt(2026, 1, 31)
         );
     }

@@ -1,0 +1,193 @@
+//! `crm-rules qualify|convert|transition|forecast|stages|info`: the org's rules on
+//! records from a file or stdin, one output line per record, through the
+//! library's pipeline.
+
+use std::collections::HashSet;
+use std::io::Write as _;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use chrono::{SubsecRound, Utc};
+use crm_rules::audit::{AuditLog, Entry};
+use crm_rules::decision::Kind;
+use crm_rules::pipeline::{self, Emit, InputError, Pipeline, Reading};
+use crm_rules::Host;
+
+use super::flags::{self, Cli, Command};
+
+fn print_json(
+    out: &mut dyn std::io::Write,
+    pretty: bool,
+    value: &impl serde::Serialize,
+) -> anyhow::Result<()> {
+    if pretty {
+        serde_json::to_writer_pretty(&mut *out, value)?;
+    } else {
+        serde_json::to_writer(&mut *out, value)?;
+    }
+    writeln!(out)?;
+    Ok(())
+}
+
+/// Opens a file or stdin.
+fn open_input(
+    path: Option<&Path>,
+    max_record: usize,
+) -> anyhow::Result<(String, pipeline::Opened<Box<dyn std::io::BufRead>>)> {
+    let (name, reader): (String, Box<dyn std::io::BufRead>) = match path {
+        None => (
+            "stdin".to_owned(),
+            Box::new(std::io::BufReader::new(std::io::stdin())),
+        ),
+        Some(p) if p == Path::new("-") => (
+            "stdin".to_owned(),
+            Box::new(std::io::BufReader::new(std::io::stdin())),
+        ),
+        Some(p) => {
+            let file =
+                std::fs::File::open(p).with_context(|| format!("cannot read {}", p.display()))?;
+            (
+                p.display().to_string(),
+                Box::new(std::io::BufReader::with_capacity(1 << 20, file)),
+            )
+        }
+    };
+    let opened =
+        pipeline::open(reader, max_record).with_context(|| format!("cannot read {name}"))?;
+    Ok((name, opened))
+}
+
+/// Runs a decision command.
+pub fn run(host: &Host, cli: &Cli) -> anyhow::Result<ExitCode> {
+    let args = &cli.org;
+    let (org_id, audit_policy, vocabularies) = super::org::load(host, args)?;
+    let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let (kind, input, to) = match &cli.command {
+        Command::Info => {
+            print_json(&mut stdout, args.pretty, &host.module(&org_id)?)?;
+            stdout.flush()?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Stages => {
+            print_json(&mut stdout, args.pretty, &host.stages(&org_id)?)?;
+            stdout.flush()?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Qualify { input } => (Kind::Qualify, input, None),
+        Command::Convert { input } => (Kind::Convert, input, None),
+        Command::Transition { input, to } => (Kind::Transition, input, to.as_deref()),
+        Command::Forecast { input } => (Kind::Forecast, input, None),
+        Command::Test { .. } | Command::Module(_) | Command::Audit(_) => {
+            anyhow::bail!("not a decision command")
+        }
+    };
+    let mut audit = match &args.audit {
+        Some(path) => Some(
+            AuditLog::open(path)
+                .with_context(|| format!("cannot open audit log {}", path.display()))?,
+        ),
+        None => None,
+    };
+    let ctx = crm_rules::model::Context {
+        org_id: org_id.clone(),
+        now: args.now.unwrap_or_else(|| Utc::now().trunc_subsecs(0)),
+        user: args.user.clone(),
+        team: args.team.clone(),
+    };
+    let (source_name, opened) = open_input(input.as_deref(), args.max_record_bytes)?;
+    // Native records keep only the custom fields the module reads.
+    let reads: HashSet<String> = host
+        .module(&org_id)?
+        .info
+        .reads_custom_fields
+        .into_iter()
+        .collect();
+    let pipeline = Pipeline {
+        host,
+        ctx: &ctx,
+        reading: Reading {
+            kind,
+            format: args.format,
+            vocabularies: &vocabularies,
+            to,
+            keep_custom: Some(&reads),
+            today: ctx.now.date_naive(),
+        },
+        emit: Emit {
+            decision: args.emit != flags::Emit::Native,
+            native: args.emit != flags::Emit::Decision,
+            provenance: args.provenance,
+            pretty: args.pretty,
+        },
+        audit: audit.as_ref().map(|_| &audit_policy),
+        source_name: &source_name,
+    };
+    let threads = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let mut failed = 0usize;
+    let mut audit_error = None;
+    let result = pipeline.run_input(opened, threads, |output| {
+        failed += output.failed;
+        for message in &output.messages {
+            eprintln!("error: {message}");
+        }
+        for more in &output.more {
+            eprintln!(
+                "warning: {source_name}: this {} input is one page of {} records; more exist \
+                 (next: {})",
+                more.format, more.records, more.next
+            );
+        }
+        stdout.write_all(&output.text)?;
+        for more in &output.more {
+            print_json(
+                &mut stdout,
+                false,
+                &serde_json::json!({ "more_pages": more }),
+            )
+            .map_err(std::io::Error::other)?;
+        }
+        if let Some(log) = audit.as_mut() {
+            for item in &output.audit {
+                let entry = Entry {
+                    decision: kind.as_str(),
+                    ctx: &ctx,
+                    record: item.record.as_deref(),
+                    position: item.position,
+                    input: &item.input,
+                    by: item.by.as_ref(),
+                    result: item.result.as_ref(),
+                };
+                if let Err(e) = log.append(&entry, &audit_policy) {
+                    audit_error = Some(e);
+                    return Err(std::io::Error::other("the audit log cannot be written"));
+                }
+            }
+        }
+        Ok(())
+    });
+    if let Some(e) = audit_error {
+        let path = args.audit.as_deref().unwrap_or(Path::new("audit log"));
+        return Err(e).with_context(|| format!("cannot write audit log {}", path.display()));
+    }
+    match result {
+        Ok(()) => {}
+        Err(InputError::Unreadable(message)) => {
+            anyhow::bail!("{source_name}: {message}")
+        }
+        Err(e) => return Err(e).with_context(|| source_name.clone()),
+    }
+    stdout.flush()?;
+    if let Some(log) = audit.as_mut() {
+        log.sync()
+            .with_context(|| format!("cannot write audit log {}", log.path().display()))?;
+    }
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

@@ -1,0 +1,204 @@
+//! The program's command line: every command, flag and its help text.
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use clap::{Args, Parser, Subcommand};
+use crm_rules::crm::Format;
+
+#[derive(Parser)]
+#[command(
+    name = "crm-rules",
+    version,
+    about = "Runs an organisation's CRM sales rules (a WebAssembly component) on CRM records"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub org: OrgArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+fn format(text: &str) -> Result<Format, String> {
+    text.parse()
+}
+
+#[derive(Args)]
+pub struct OrgArgs {
+    /// An org folder (with org.json, its policy and fixtures).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub org_dir: Option<PathBuf>,
+    /// A rule module (.wasm component); default: the built-in reference module.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub module: Option<PathBuf>,
+    /// The org policy (JSON); default: the example policy.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// The org id put in each decision's context.
+    #[arg(long, global = true, value_name = "ID")]
+    pub org: Option<String>,
+    /// The decision time (RFC 3339); default: the current time.
+    #[arg(long, global = true, value_name = "TIME")]
+    pub now: Option<DateTime<Utc>>,
+    /// The acting user.
+    #[arg(long, global = true)]
+    pub user: Option<String>,
+    /// The acting team.
+    #[arg(long, global = true)]
+    pub team: Option<String>,
+    /// Pretty-print decisions (one JSON document per record).
+    #[arg(long, global = true)]
+    pub pretty: bool,
+    /// Append every decision to this audit log (JSON lines, hash-chained).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub audit: Option<PathBuf>,
+    /// Folder of compiled modules; default: `$XDG_CACHE_HOME/crm-rules` or
+    /// `~/.cache/crm-rules`.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Compile modules every time; use no cache.
+    #[arg(long, global = true)]
+    pub no_cache: bool,
+    /// The records' CRM format (canonical, dataverse, salesforce, hubspot);
+    /// default: detected per record.
+    #[arg(long, global = true, value_parser = format, value_name = "FORMAT")]
+    pub format: Option<Format>,
+    /// What to print per record: the decision, the native CRM actions that apply
+    /// it, or both.
+    #[arg(long, global = true, value_enum, default_value_t = Emit::Decision)]
+    pub emit: Emit,
+    /// Also name the module version that decided each record.
+    #[arg(long, global = true)]
+    pub provenance: bool,
+    /// Threads deciding records of a JSON-lines input; default: one per core.
+    #[arg(long, global = true, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// The largest record, in bytes; a longer one fails alone.
+    #[arg(long, global = true, value_name = "BYTES", default_value_t = crm_rules::pipeline::source::DEFAULT_MAX_RECORD_BYTES)]
+    pub max_record_bytes: usize,
+    /// Log to stderr: `-v` what the host does (cache, versions, module output),
+    /// `-vv` more.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+/// What to print per record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Emit {
+    /// The decision.
+    Decision,
+    /// The native CRM actions (requests) that apply the decision.
+    Native,
+    /// Both.
+    Both,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Qualify leads.
+    Qualify {
+        /// Records: a JSON object, array or JSON lines; `-` or nothing for stdin.
+        input: Option<PathBuf>,
+    },
+    /// Plan conversions: records of `{"lead": ..., "candidates": [...]}`.
+    Convert {
+        /// Records file; `-` or nothing for stdin.
+        input: Option<PathBuf>,
+    },
+    /// Check stage moves: records of `{"opportunity": ..., "to": "Propose"}`, or
+    /// native opportunities with --to.
+    Transition {
+        /// Records file; `-` or nothing for stdin.
+        input: Option<PathBuf>,
+        /// The stage to move to, for records that do not say.
+        #[arg(long)]
+        to: Option<String>,
+    },
+    /// Forecast opportunities from their activities.
+    Forecast {
+        /// Records file; `-` or nothing for stdin.
+        input: Option<PathBuf>,
+    },
+    /// List the org's stages and their steps.
+    Stages,
+    /// Show the module's hash, contract version, name, version and input query.
+    Info,
+    /// Module integrity: hash, keys, signatures.
+    #[command(subcommand)]
+    Module(ModuleCommand),
+    /// Audit logs: verify the chain, show entries.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Run the fixtures of org folders; exits non-zero when any fails.
+    Test {
+        /// Org folders, or folders holding org folders.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Rewrite each fixture's expectation from what the rules decide.
+        #[arg(long)]
+        bless: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ModuleCommand {
+    /// Print a module's SHA-256 (what an org pins in `sha256`).
+    Hash {
+        /// The `.wasm` component.
+        module: PathBuf,
+    },
+    /// Make a signing key: writes the secret key (hex) to FILE, prints the public key.
+    Keygen {
+        /// Where to write the secret key; it must not exist.
+        #[arg(long, value_name = "FILE")]
+        secret: PathBuf,
+    },
+    /// Sign a module with a secret key; writes MODULE.sig (or --out).
+    Sign {
+        /// The `.wasm` component.
+        module: PathBuf,
+        /// The secret key file.
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// The signature file to write.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Check a module's signature against a public key; exits 1 when it fails.
+    Verify {
+        /// The `.wasm` component.
+        module: PathBuf,
+        /// The public key (hex).
+        #[arg(long, value_name = "HEX")]
+        public_key: String,
+        /// The signature file; default MODULE.sig.
+        #[arg(long, value_name = "FILE")]
+        signature: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum AuditCommand {
+    /// Check a log's hash chain; names the first bad line and exits 1.
+    Verify {
+        /// The audit log.
+        log: PathBuf,
+    },
+    /// Print the entries of a log that match the filters.
+    Show {
+        /// The audit log.
+        log: PathBuf,
+        /// Only this org.
+        #[arg(long = "for-org", value_name = "ID")]
+        for_org: Option<String>,
+        /// Only this record id.
+        #[arg(long)]
+        record: Option<String>,
+        /// Only entries written at or after this time (RFC 3339).
+        #[arg(long)]
+        since: Option<DateTime<Utc>>,
+        /// Only entries written before this time (RFC 3339).
+        #[arg(long)]
+        until: Option<DateTime<Utc>>,
+    },
+}

@@ -1,0 +1,522 @@
+//! `crm:rules@0.2.0`, the latest contract: its bindings, and how the host lowers its
+//! canonical records into it with the org's facts (stage names into indices, filled
+//! step fields into step indices, only the texts and custom fields the module's
+//! input query asks for).
+
+use crm_rules_model as m;
+use wasmtime::Store;
+
+use super::facts::{InputQuery, OrgFacts};
+use super::template::Template;
+use super::{latest, ContractVersion, Refusal};
+use crate::decision::{Answer, InputRef};
+use crate::engine::StoreState;
+
+/// Bindings of the `crm:rules@0.2.0` world.
+#[allow(missing_docs, clippy::all)]
+pub mod bindings {
+    wasmtime::component::bindgen!({
+        world: "rule-module",
+        path: "../wit/since_v0.2.0",
+        additional_derives: [PartialEq],
+    });
+}
+
+use bindings::crm::rules::types as t;
+use bindings::exports::crm::rules::{conversion as c, module as md};
+use bindings::RuleModule;
+
+impl From<t::RuleError> for m::RuleError {
+    fn from(e: t::RuleError) -> m::RuleError {
+        m::RuleError {
+            code: match e.code {
+                t::ErrorCode::InvalidPolicy => m::ErrorCode::InvalidPolicy,
+                t::ErrorCode::NotInitialized => m::ErrorCode::NotInitialized,
+                t::ErrorCode::MissingField => m::ErrorCode::MissingField,
+                t::ErrorCode::InvalidValue => m::ErrorCode::InvalidValue,
+                t::ErrorCode::UnknownStage => m::ErrorCode::UnknownStage,
+                t::ErrorCode::NotQualified => m::ErrorCode::NotQualified,
+                t::ErrorCode::Internal => m::ErrorCode::Internal,
+            },
+            message: e.message,
+            field: e.field,
+        }
+    }
+}
+
+pub(super) fn init(
+    module: &RuleModule,
+    store: &mut Store<StoreState>,
+    org: &str,
+    policy: &str,
+) -> wasmtime::Result<Result<OrgFacts, Refusal>> {
+    let info = match module.crm_rules_module().call_init(store, org, policy)? {
+        Ok(info) => info,
+        Err(e) => return Ok(Err(Refusal::Rule(e.into()))),
+    };
+    Ok(facts(info).map_err(Refusal::BadOutput))
+}
+
+fn facts(info: md::ModuleInfo) -> Result<OrgFacts, String> {
+    let stages = info
+        .stages
+        .into_iter()
+        .map(|s| m::Stage {
+            name: s.name,
+            steps: s
+                .steps
+                .into_iter()
+                .map(|p| m::Step {
+                    name: p.name,
+                    field: p.field,
+                    required: p.required,
+                })
+                .collect(),
+        })
+        .collect();
+    let templates = info
+        .templates
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            Template::parse(&t.code, &t.text)
+                .map_err(|e| format!("template {i} (`{}`): {e}", t.code))
+        })
+        .collect::<Result<_, _>>()?;
+    let query = InputQuery {
+        qualify: info.reads.qualify,
+        convert: info.reads.convert,
+        transition: info.reads.transition,
+        forecast: info.reads.forecast,
+    };
+    OrgFacts::new(
+        ContractVersion::V0_2_0,
+        info.name,
+        info.version,
+        stages,
+        templates,
+        query,
+        info.reads.custom_fields,
+    )
+}
+
+/// A record the host cannot lower (a stage the org does not have).
+type Lowered<T> = Result<T, m::RuleError>;
+
+fn context(ctx: &m::Context) -> t::Context {
+    t::Context {
+        now: ctx.now.timestamp(),
+        user: ctx.user.clone(),
+        team: ctx.team.clone(),
+    }
+}
+
+/// The three bytes of an ISO 4217 code; anything else is refused with the field.
+pub(crate) fn currency(code: &str, field: &str) -> Lowered<t::Currency> {
+    match code.as_bytes() {
+        [a, b, c] if [a, b, c].iter().all(|x| x.is_ascii_alphabetic()) => Ok(t::Currency {
+            a: a.to_ascii_uppercase(),
+            b: b.to_ascii_uppercase(),
+            c: c.to_ascii_uppercase(),
+        }),
+        _ => Err(m::RuleError::new(
+            m::ErrorCode::InvalidValue,
+            format!("currency `{code}` is not a three-letter ISO 4217 code"),
+            Some(field),
+        )),
+    }
+}
+
+fn money(v: &m::Money, field: &str) -> Lowered<t::Money> {
+    Ok(t::Money {
+        amount: v.amount,
+        currency: currency(&v.currency, &format!("{field}.currency"))?,
+    })
+}
+
+fn day(d: m::chrono::NaiveDate) -> t::Date {
+    m::date_to_days(d)
+}
+
+fn custom(fields: &m::CustomFields, facts: &OrgFacts) -> Vec<t::CustomValue> {
+    let mut out = Vec::new();
+    // The shorter list drives the walk: a record with 30 custom fields costs what
+    // the two the rules read cost.
+    if facts.custom_fields.len() <= fields.len() {
+        for (i, name) in facts.custom_fields.iter().enumerate() {
+            if let Some(value) = fields.get(name) {
+                out.push(custom_value(i as u32, value));
+            }
+        }
+    } else {
+        for (name, value) in fields {
+            if let Some(i) = facts.custom(name) {
+                out.push(custom_value(i, value));
+            }
+        }
+    }
+    out
+}
+
+fn custom_value(field: u32, value: &m::FieldValue) -> t::CustomValue {
+    t::CustomValue {
+        field,
+        value: match value {
+            m::FieldValue::Text(s) => t::FieldValue::Text(s.clone()),
+            m::FieldValue::Number(n) => t::FieldValue::Number(*n),
+            m::FieldValue::Flag(b) => t::FieldValue::Flag(*b),
+            m::FieldValue::Day { date } => t::FieldValue::Day(day(*date)),
+        },
+    }
+}
+
+fn present(text: Option<&String>) -> bool {
+    text.is_some_and(|t| !t.trim().is_empty())
+}
+
+pub(crate) fn lead(l: &m::Lead, reads: t::LeadTexts, facts: &OrgFacts) -> Lowered<t::Lead> {
+    use m::{BudgetStatus as B, Engagement as E, LeadSource as S, Need as N, Timeframe as F};
+    let mut present_texts = t::LeadTexts::empty();
+    for (flag, text) in [
+        (t::LeadTexts::ID, Some(&l.id)),
+        (t::LeadTexts::COMPANY, l.company.as_ref()),
+        (t::LeadTexts::CONTACT_NAME, l.contact_name.as_ref()),
+        (t::LeadTexts::EMAIL, l.email.as_ref()),
+        (t::LeadTexts::TOPIC, l.topic.as_ref()),
+    ] {
+        if present(text) {
+            present_texts |= flag;
+        }
+    }
+    let text = |flag: t::LeadTexts, value: Option<&String>| {
+        if reads.contains(flag) {
+            value.cloned()
+        } else {
+            None
+        }
+    };
+    Ok(t::Lead {
+        present: present_texts,
+        id: text(t::LeadTexts::ID, Some(&l.id)),
+        company: text(t::LeadTexts::COMPANY, l.company.as_ref()),
+        contact_name: text(t::LeadTexts::CONTACT_NAME, l.contact_name.as_ref()),
+        email: text(t::LeadTexts::EMAIL, l.email.as_ref()),
+        topic: text(t::LeadTexts::TOPIC, l.topic.as_ref()),
+        source: l.source.map(|s| match s {
+            S::WebForm => t::LeadSource::WebForm,
+            S::PhoneInquiry => t::LeadSource::PhoneInquiry,
+            S::EmployeeReferral => t::LeadSource::EmployeeReferral,
+            S::ExternalReferral => t::LeadSource::ExternalReferral,
+            S::Partner => t::LeadSource::Partner,
+            S::Advertisement => t::LeadSource::Advertisement,
+            S::PublicRelations => t::LeadSource::PublicRelations,
+            S::Seminar => t::LeadSource::Seminar,
+            S::TradeShow => t::LeadSource::TradeShow,
+            S::PurchasedList => t::LeadSource::PurchasedList,
+            S::WordOfMouth => t::LeadSource::WordOfMouth,
+            S::Other => t::LeadSource::Other,
+        }),
+        engagement: match l.engagement {
+            E::None => t::Engagement::None,
+            E::Content => t::Engagement::Content,
+            E::Inquiry => t::Engagement::Inquiry,
+            E::Conversation => t::Engagement::Conversation,
+            E::Evaluation => t::Engagement::Evaluation,
+            E::Proposal => t::Engagement::Proposal,
+            E::Contract => t::Engagement::Contract,
+        },
+        budget: l.budget.as_ref().map(|v| money(v, "budget")).transpose()?,
+        budget_status: l.budget_status.map(|b| match b {
+            B::NoCommittedBudget => t::BudgetStatus::NoCommittedBudget,
+            B::MayBuy => t::BudgetStatus::MayBuy,
+            B::CanBuy => t::BudgetStatus::CanBuy,
+            B::WillBuy => t::BudgetStatus::WillBuy,
+        }),
+        decision_maker_known: l.decision_maker_known,
+        need: l.need.map(|n| match n {
+            N::MustHave => t::Need::MustHave,
+            N::ShouldHave => t::Need::ShouldHave,
+            N::GoodToHave => t::Need::GoodToHave,
+            N::NoNeed => t::Need::NoNeed,
+        }),
+        timeframe: l.timeframe.map(|f| match f {
+            F::Immediate => t::Timeframe::Immediate,
+            F::ThisQuarter => t::Timeframe::ThisQuarter,
+            F::NextQuarter => t::Timeframe::NextQuarter,
+            F::ThisYear => t::Timeframe::ThisYear,
+            F::Unknown => t::Timeframe::Unknown,
+        }),
+        estimated_value: l
+            .estimated_value
+            .as_ref()
+            .map(|v| money(v, "estimated_value"))
+            .transpose()?,
+        estimated_close: l.estimated_close.map(day),
+        existing_customer: l.existing_customer,
+        custom: custom(&l.custom, facts),
+    })
+}
+
+/// Indices of the steps whose field holds a value: named in `filled`, or a custom
+/// field of the record that is filled in.
+fn steps_done(o: &m::Opportunity, facts: &OrgFacts) -> Vec<u32> {
+    facts
+        .steps
+        .iter()
+        .enumerate()
+        .filter(|(_, step)| {
+            o.filled.contains(&step.field)
+                || o.custom
+                    .get(&step.field)
+                    .is_some_and(m::FieldValue::is_filled)
+        })
+        .map(|(i, _)| i as u32)
+        .collect()
+}
+
+pub(crate) fn opportunity(
+    o: &m::Opportunity,
+    reads: t::OpportunityParts,
+    facts: &OrgFacts,
+) -> Lowered<t::Opportunity> {
+    let stage = facts
+        .stage(&o.stage)
+        .ok_or_else(|| facts.unknown_stage(&o.stage, "stage"))?;
+    let activities = if reads.contains(t::OpportunityParts::ACTIVITIES) {
+        o.activities
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                Ok(t::Activity {
+                    kind: match a.kind {
+                        m::ActivityKind::Call => t::ActivityKind::Call,
+                        m::ActivityKind::Email => t::ActivityKind::Email,
+                        m::ActivityKind::Meeting => t::ActivityKind::Meeting,
+                        m::ActivityKind::Task => t::ActivityKind::Task,
+                        m::ActivityKind::Other => t::ActivityKind::Other,
+                    },
+                    stage: facts.stage(&a.stage).ok_or_else(|| {
+                        facts.unknown_stage(&a.stage, &format!("activities[{i}].stage"))
+                    })?,
+                    rating: a.rating,
+                    completed: a.completed,
+                    on: a.on.map(day),
+                })
+            })
+            .collect::<Lowered<_>>()?
+    } else {
+        Vec::new()
+    };
+    Ok(t::Opportunity {
+        id: reads
+            .contains(t::OpportunityParts::ID)
+            .then(|| o.id.clone()),
+        name: reads
+            .contains(t::OpportunityParts::NAME)
+            .then(|| o.name.clone()),
+        stage,
+        status: match o.status {
+            m::OpportunityStatus::Open => t::OpportunityStatus::Open,
+            m::OpportunityStatus::Won => t::OpportunityStatus::Won,
+            m::OpportunityStatus::Lost => t::OpportunityStatus::Lost,
+        },
+        amount: o.amount.as_ref().map(|v| money(v, "amount")).transpose()?,
+        close_date: o.close_date.map(day),
+        steps_done: steps_done(o, facts),
+        activities,
+        custom: if reads.contains(t::OpportunityParts::CUSTOM) {
+            custom(&o.custom, facts)
+        } else {
+            Vec::new()
+        },
+    })
+}
+
+/// Candidates in their given order; a contact's or opportunity's account becomes the
+/// index of that account among them.
+pub(crate) fn candidates(list: &[m::Candidate]) -> Vec<c::Candidate> {
+    list.iter()
+        .map(|k| c::Candidate {
+            kind: match k.kind {
+                m::RecordKind::Account => c::RecordKind::Account,
+                m::RecordKind::Contact => c::RecordKind::Contact,
+                m::RecordKind::Opportunity => c::RecordKind::Opportunity,
+            },
+            name: k.name.clone(),
+            email: k.email.clone(),
+            active: k.active,
+            account: k.account_id.as_deref().and_then(|id| {
+                list.iter()
+                    .position(|a| a.kind == m::RecordKind::Account && a.id == id)
+                    .map(|i| i as u32)
+            }),
+        })
+        .collect()
+}
+
+/// One input, lowered.
+enum Request {
+    Qualify(t::Lead),
+    Convert(c::ConversionRequest),
+    Transition(latest::TransitionRequest),
+    Forecast(t::Opportunity),
+}
+
+fn lower(input: InputRef<'_>, query: &InputQuery, facts: &OrgFacts) -> Lowered<Request> {
+    Ok(match input {
+        InputRef::Qualify(l) => Request::Qualify(lead(l, query.qualify, facts)?),
+        InputRef::Convert {
+            lead: l,
+            candidates: k,
+        } => Request::Convert(c::ConversionRequest {
+            lead: lead(l, query.convert, facts)?,
+            candidates: candidates(k),
+        }),
+        InputRef::Transition { opportunity: o, to } => {
+            Request::Transition(latest::TransitionRequest {
+                to_stage: facts
+                    .stage(to)
+                    .ok_or_else(|| facts.unknown_stage(to, "to"))?,
+                opportunity: opportunity(o, query.transition, facts)?,
+            })
+        }
+        InputRef::Forecast(o) => Request::Forecast(opportunity(o, query.forecast, facts)?),
+    })
+}
+
+type Answers = Vec<Result<Answer, t::RuleError>>;
+
+/// Calls the module with the lowered requests, all of one kind: the single-record
+/// export for one, the batch export for more.
+fn call(
+    module: &RuleModule,
+    store: &mut Store<StoreState>,
+    ctx: &t::Context,
+    requests: Vec<Request>,
+) -> wasmtime::Result<Answers> {
+    fn one<T>(answer: Result<T, t::RuleError>, wrap: fn(T) -> Answer) -> Answers {
+        vec![answer.map(wrap)]
+    }
+    fn many<T>(answers: Vec<Result<T, t::RuleError>>, wrap: fn(T) -> Answer) -> Answers {
+        answers.into_iter().map(|a| a.map(wrap)).collect()
+    }
+    let single = requests.len() == 1;
+    let Some(first) = requests.first() else {
+        return Ok(Vec::new());
+    };
+    Ok(match first {
+        Request::Qualify(_) => {
+            let leads: Vec<t::Lead> = requests
+                .into_iter()
+                .filter_map(|r| match r {
+                    Request::Qualify(l) => Some(l),
+                    _ => None,
+                })
+                .collect();
+            let q = module.crm_rules_qualification();
+            if single {
+                one(q.call_qualify(store, ctx, &leads[0])?, Answer::Qualify)
+            } else {
+                many(q.call_qualify_batch(store, ctx, &leads)?, Answer::Qualify)
+            }
+        }
+        Request::Convert(_) => {
+            let reqs: Vec<c::ConversionRequest> = requests
+                .into_iter()
+                .filter_map(|r| match r {
+                    Request::Convert(c) => Some(c),
+                    _ => None,
+                })
+                .collect();
+            let cv = module.crm_rules_conversion();
+            if single {
+                let r = &reqs[0];
+                one(
+                    cv.call_convert(store, ctx, &r.lead, &r.candidates)?,
+                    Answer::Convert,
+                )
+            } else {
+                many(cv.call_convert_batch(store, ctx, &reqs)?, Answer::Convert)
+            }
+        }
+        Request::Transition(_) => {
+            let reqs: Vec<latest::TransitionRequest> = requests
+                .into_iter()
+                .filter_map(|r| match r {
+                    Request::Transition(t) => Some(t),
+                    _ => None,
+                })
+                .collect();
+            let p = module.crm_rules_process_flow();
+            if single {
+                let r = &reqs[0];
+                one(
+                    p.call_check_transition(store, ctx, &r.opportunity, r.to_stage)?,
+                    Answer::Transition,
+                )
+            } else {
+                many(
+                    p.call_check_transition_batch(store, ctx, &reqs)?,
+                    Answer::Transition,
+                )
+            }
+        }
+        Request::Forecast(_) => {
+            let opps: Vec<t::Opportunity> = requests
+                .into_iter()
+                .filter_map(|r| match r {
+                    Request::Forecast(o) => Some(o),
+                    _ => None,
+                })
+                .collect();
+            let f = module.crm_rules_forecasting();
+            if single {
+                one(f.call_forecast(store, ctx, &opps[0])?, Answer::Forecast)
+            } else {
+                many(f.call_forecast_batch(store, ctx, &opps)?, Answer::Forecast)
+            }
+        }
+    })
+}
+
+pub(super) fn decide(
+    module: &RuleModule,
+    store: &mut Store<StoreState>,
+    ctx: &m::Context,
+    facts: &OrgFacts,
+    inputs: &[InputRef<'_>],
+) -> wasmtime::Result<Vec<Result<Answer, Refusal>>> {
+    let mut out: Vec<Option<Result<Answer, Refusal>>> = Vec::with_capacity(inputs.len());
+    let mut requests = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        match lower(*input, &facts.query, facts) {
+            Ok(request) => {
+                requests.push(request);
+                out.push(None);
+            }
+            Err(e) => out.push(Some(Err(Refusal::Rule(e)))),
+        }
+    }
+    let asked = requests.len();
+    let answers = call(module, store, &context(ctx), requests)?;
+    if answers.len() != asked {
+        let message = format!("the module answered {} of {asked} records", answers.len());
+        return Ok(inputs
+            .iter()
+            .map(|_| Err(Refusal::BadOutput(message.clone())))
+            .collect());
+    }
+    let mut answers = answers.into_iter();
+    Ok(out
+        .into_iter()
+        .map(|slot| match slot {
+            Some(refused) => refused,
+            None => match answers.next() {
+                Some(answer) => answer.map_err(|e| Refusal::Rule(e.into())),
+                None => Err(Refusal::BadOutput(
+                    "the module answered too few records".into(),
+                )),
+            },
+        })
+        .collect())
+}

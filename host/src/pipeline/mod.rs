@@ -1,0 +1,242 @@
+//! The typed pipeline every way of deciding records shares (the program, the fixture
+//! runner, the service, the backtest, the benchmarks): read once, decide in
+//! batches, render once.
+//!
+//! ```text
+//!  bytes ──source──► records ──read──► jobs (typed Input) ──decide──► answers ──write──► lines
+//!        (lines or whole)   (format, id, native record)  (one call per batch)    (JSON, native actions)
+//! ```
+//!
+//! A chunk of JSON lines is split between worker threads; each reads its records
+//! straight from their bytes, decides them in one batch call, and renders their
+//! output lines itself, so the thread that writes only copies finished bytes, in
+//! input order. A record that cannot be read, decided or written back gets an
+//! error line of its own; the others are unaffected.
+
+mod read;
+pub mod source;
+mod write;
+
+use std::io::{BufRead, Write};
+
+use crm_rules_model as m;
+
+use crate::audit::AuditPolicy;
+use crate::crm::MorePages;
+use crate::decision::InputRef;
+use crate::error::Result;
+use crate::registry::Host;
+
+pub use read::{Job, Place, Reading};
+pub use source::{open, Line, LineChunks, Opened, RawRecord, Records};
+pub use write::{native_actions, AuditItem, Emit};
+
+/// Lines read and decided at a time from a JSON-lines input.
+pub const CHUNK_LINES: usize = 8192;
+
+/// Records per call into the module: large enough to amortise the call, small
+/// enough that one call stays far inside its fuel and deadline.
+pub const BATCH_RECORDS: usize = 1024;
+
+/// What one run of records produced, in input order.
+#[derive(Debug, Default)]
+pub struct Output {
+    /// The output lines, each ending in a newline.
+    pub text: Vec<u8>,
+    /// Records decided.
+    pub decided: usize,
+    /// Records that got an error line.
+    pub failed: usize,
+    /// A message per failed record, for a log or stderr.
+    pub messages: Vec<String>,
+    /// Audit entries to append, one per record, when the run audits.
+    pub audit: Vec<AuditItem>,
+    /// Inputs that were one page of a longer collection.
+    pub more: Vec<MorePages>,
+}
+
+impl Output {
+    fn append(&mut self, other: Output) {
+        self.text.extend_from_slice(&other.text);
+        self.decided += other.decided;
+        self.failed += other.failed;
+        self.messages.extend(other.messages);
+        self.audit.extend(other.audit);
+        self.more.extend(other.more);
+    }
+}
+
+/// One way of deciding records: an org, a decision, how to read and what to write.
+#[derive(Clone, Copy)]
+pub struct Pipeline<'a> {
+    /// The host holding the org.
+    pub host: &'a Host,
+    /// The context of every decision (its `org_id` picks the org).
+    pub ctx: &'a m::Context,
+    /// How records are read.
+    pub reading: Reading<'a>,
+    /// What each line holds.
+    pub emit: Emit,
+    /// When set, an audit entry is prepared for every record, masked this way.
+    pub audit: Option<&'a AuditPolicy>,
+    /// The input's name in messages (a file, `stdin`, a request).
+    pub source_name: &'a str,
+}
+
+impl<'a> Pipeline<'a> {
+    /// Reads, decides and writes the records of one chunk, on this thread.
+    pub fn run(&self, records: &Records<'_>) -> Output {
+        let jobs = self.reading.jobs(self.source_name, &records.records);
+        let mut output = self.decide_and_write(&jobs);
+        output.more.extend(records.more.iter().cloned());
+        output
+    }
+
+    fn decide_and_write(&self, jobs: &[Job<'_>]) -> Output {
+        let mut answers = Vec::with_capacity(jobs.len());
+        for part in jobs.chunks(BATCH_RECORDS) {
+            let inputs: Vec<InputRef<'_>> = part
+                .iter()
+                .filter_map(|job| job.input.as_ref().ok().map(|i| i.as_ref()))
+                .collect();
+            match self.host.decide_batch(self.ctx, &inputs) {
+                Ok(decided) => {
+                    let mut decided = decided.into_iter();
+                    for job in part {
+                        answers.push(if job.input.is_ok() {
+                            decided.next()
+                        } else {
+                            None
+                        });
+                    }
+                }
+                Err(e) => {
+                    // The org itself is gone (unloaded mid-run): every record says so.
+                    let message = e.to_string();
+                    for _ in part {
+                        answers.push(Some(Err(crate::Error::Internal(message.clone()))));
+                    }
+                }
+            }
+        }
+        let mut output = Output::default();
+        for (job, answer) in jobs.iter().zip(answers) {
+            write::record(self, job, answer, &mut output);
+        }
+        output
+    }
+
+    /// Reads, decides and writes a chunk of JSON lines on `threads` threads; the
+    /// output keeps input order. Records are numbered from `first_position`.
+    pub fn run_lines(&self, lines: &[Line], first_position: usize, threads: usize) -> Output {
+        let threads = threads.max(1).min(lines.len().max(1));
+        let part = lines.len().div_ceil(threads).max(1);
+        let parts: Vec<&[Line]> = lines.chunks(part).collect();
+        // Records are numbered in input order before anything is decided: a line
+        // that holds a collection counts as many records.
+        let records: Vec<Records<'_>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = parts
+                .iter()
+                .map(|lines| scope.spawn(move || Records::of_lines(lines, 0)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_default())
+                .collect()
+        });
+        let mut next = first_position;
+        let mut numbered = Vec::with_capacity(records.len());
+        for mut part in records {
+            for record in &mut part.records {
+                record.position += next;
+            }
+            next += part.records.len();
+            numbered.push(part);
+        }
+        let outputs: Vec<Output> = std::thread::scope(|scope| {
+            let handles: Vec<_> = numbered
+                .iter()
+                .map(|records| scope.spawn(move || self.run(records)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_default())
+                .collect()
+        });
+        let mut output = Output::default();
+        for part in outputs {
+            output.append(part);
+        }
+        output
+    }
+
+    /// Decides a whole input, chunk by chunk, handing each chunk's output to
+    /// `sink` in input order. JSON lines are streamed (except for a forecast,
+    /// whose activities may attach to an opportunity anywhere in the input).
+    pub fn run_input<R: BufRead>(
+        &self,
+        opened: Opened<R>,
+        threads: usize,
+        mut sink: impl FnMut(Output) -> std::io::Result<()>,
+    ) -> Result<(), InputError> {
+        use crate::decision::Kind;
+        match opened {
+            Opened::Lines(mut chunks) if self.reading.kind != Kind::Forecast => {
+                let mut next = 1;
+                loop {
+                    let lines = chunks.next_chunk(CHUNK_LINES).map_err(InputError::Read)?;
+                    if lines.is_empty() {
+                        return Ok(());
+                    }
+                    let output = self.run_lines(&lines, next, threads);
+                    next += output.decided + output.failed;
+                    sink(output).map_err(InputError::Write)?;
+                }
+            }
+            Opened::Lines(mut chunks) => {
+                let mut lines = Vec::new();
+                loop {
+                    let chunk = chunks.next_chunk(CHUNK_LINES).map_err(InputError::Read)?;
+                    if chunk.is_empty() {
+                        break;
+                    }
+                    lines.extend(chunk);
+                }
+                let records = Records::of_lines(&lines, 1);
+                sink(self.run(&records)).map_err(InputError::Write)
+            }
+            Opened::Whole(text) => {
+                let records = Records::of_text(&text).map_err(InputError::Unreadable)?;
+                sink(self.run(&records)).map_err(InputError::Write)
+            }
+        }
+    }
+
+    /// [`Pipeline::run_input`] into a writer.
+    pub fn run_into<R: BufRead>(
+        &self,
+        opened: Opened<R>,
+        threads: usize,
+        out: &mut dyn Write,
+        mut each: impl FnMut(&Output),
+    ) -> Result<(), InputError> {
+        self.run_input(opened, threads, |output| {
+            each(&output);
+            out.write_all(&output.text)
+        })
+    }
+}
+
+/// Why an input as a whole could not be decided.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    /// The input could not be read.
+    #[error("cannot read the input")]
+    Read(#[source] std::io::Error),
+    /// The output could not be written.
+    #[error("cannot write the output")]
+    Write(#[source] std::io::Error),
+    /// The input is not JSON records (a malformed array, nothing at all).
+    #[error("{0}")]
+    Unreadable(String),
+}

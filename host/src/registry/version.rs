@@ -1,0 +1,254 @@
+//! One loaded version of an org's module: its bound component, the org's facts, its
+//! policy and limits, and its warm instances, with the one path every decision
+//! takes into the module (take an instance, arm its limits, call, check, give the
+//! instance back).
+
+use std::sync::{Arc, Mutex};
+
+use crm_rules_model as m;
+use wasmtime::Store;
+
+use super::{Decided, LoadedModule, Provenance};
+use crate::contract::{check_answer, ModuleInstance, ModulePre, OrgFacts, OutputSize, Refusal};
+use crate::decision::{Answer, InputRef};
+use crate::engine::{arm, new_store, Isolation, Limits, StoreState};
+use crate::error::{Error, Result, TrapKind};
+use crate::guest_output::drain;
+
+/// Warm instances kept per version; more concurrent callers get fresh ones that
+/// are dropped after use.
+const MAX_WARM_PER_VERSION: usize = 8;
+
+/// A live instance and the store it lives in.
+pub(crate) struct Warm {
+    store: Store<StoreState>,
+    module: ModuleInstance,
+}
+
+/// A version of an org's module, loaded.
+pub(crate) struct Version {
+    pub(crate) loaded: LoadedModule,
+    pub(crate) pre: ModulePre,
+    pub(crate) facts: Arc<OrgFacts>,
+    pub(crate) policy: String,
+    pub(crate) limits: Limits,
+    warm: Mutex<Vec<Warm>>,
+}
+
+/// Names why a call stopped. The message is the cause alone (e.g. "all fuel
+/// consumed by WebAssembly"); the module's wasm backtrace goes to the debug log.
+pub(crate) fn classify(org: &str, record: Option<&str>, err: wasmtime::Error) -> Error {
+    let cause = err.root_cause().to_string();
+    let kind = match err.downcast_ref::<wasmtime::Trap>() {
+        Some(wasmtime::Trap::OutOfFuel) => TrapKind::OutOfFuel,
+        Some(wasmtime::Trap::Interrupt) => TrapKind::Timeout,
+        _ if cause.contains("memory") && cause.contains("grow") => TrapKind::MemoryLimit,
+        _ => TrapKind::Trap,
+    };
+    log::debug!("org `{org}`: the rule module stopped: {err:?}");
+    Error::Trap {
+        org: org.to_owned(),
+        record: record.map(str::to_owned),
+        kind,
+        message: cause,
+        source: Some(err.into()),
+    }
+}
+
+impl Version {
+    /// A version whose first instance has already been initialised.
+    pub(crate) fn new(
+        loaded: LoadedModule,
+        pre: ModulePre,
+        facts: OrgFacts,
+        policy: String,
+        limits: Limits,
+        first: Warm,
+    ) -> Version {
+        let warm = match limits.isolation {
+            Isolation::Reuse => vec![first],
+            Isolation::PerCall => Vec::new(),
+        };
+        Version {
+            loaded,
+            pre,
+            facts: Arc::new(facts),
+            policy,
+            limits,
+            warm: Mutex::new(warm),
+        }
+    }
+
+    /// A fresh instance of `pre` with the org's policy handed over, and the facts
+    /// the module declared.
+    pub(crate) fn instantiate(
+        engine: &wasmtime::Engine,
+        pre: &ModulePre,
+        org: &str,
+        version: &str,
+        policy: &str,
+        limits: &Limits,
+    ) -> Result<(Warm, OrgFacts)> {
+        let mut store = new_store(engine, limits);
+        arm(&mut store, limits).map_err(|e| classify(org, None, e))?;
+        let outcome = pre
+            .instantiate(&mut store)
+            .and_then(|module| {
+                let facts = module.init(&mut store, org, policy)?;
+                Ok((module, facts))
+            })
+            .map_err(|e| classify(org, None, e));
+        drain(org, version, store.data());
+        let (module, facts) = outcome?;
+        let facts = facts.map_err(|refusal| match refusal {
+            Refusal::Rule(error) => Error::Policy {
+                org: org.to_owned(),
+                error,
+            },
+            Refusal::BadOutput(message) => Error::Trap {
+                org: org.to_owned(),
+                record: None,
+                kind: TrapKind::BadOutput,
+                message: format!("its module info breaks the contract: {message}"),
+                source: None,
+            },
+        })?;
+        Ok((Warm { store, module }, facts))
+    }
+
+    fn take(&self, engine: &wasmtime::Engine) -> Result<Warm> {
+        let taken = match self.limits.isolation {
+            Isolation::Reuse => self.warm.lock().ok().and_then(|mut pool| pool.pop()),
+            Isolation::PerCall => None,
+        };
+        match taken {
+            Some(warm) => Ok(warm),
+            None => Version::instantiate(
+                engine,
+                &self.pre,
+                &self.loaded.org,
+                &self.loaded.version,
+                &self.policy,
+                &self.limits,
+            )
+            .map(|(warm, _)| warm),
+        }
+    }
+
+    fn give_back(&self, warm: Warm) {
+        if self.limits.isolation == Isolation::Reuse {
+            if let Ok(mut pool) = self.warm.lock() {
+                if pool.len() < MAX_WARM_PER_VERSION {
+                    pool.push(warm);
+                }
+            }
+        }
+    }
+
+    /// Instances kept warm right now.
+    pub(crate) fn warm_instances(&self) -> usize {
+        self.warm.lock().map_or(0, |pool| pool.len())
+    }
+
+    fn provenance(&self, fuel_used: u64, records: usize) -> Provenance {
+        Provenance {
+            org: self.loaded.org.clone(),
+            version: self.loaded.version.clone(),
+            module_hash: self.loaded.hash.clone(),
+            fuel_used,
+            records,
+        }
+    }
+
+    fn stopped(&self, record: Option<&str>, kind: TrapKind, message: String) -> Error {
+        Error::Trap {
+            org: self.loaded.org.clone(),
+            record: record.map(str::to_owned),
+            kind,
+            message,
+            source: None,
+        }
+    }
+
+    fn within_limit(&self, record: Option<&str>, size: usize) -> Result<()> {
+        if size > self.limits.output_bytes {
+            return Err(self.stopped(
+                record,
+                TrapKind::OutputTooLarge,
+                format!(
+                    "the module returned {size} bytes, more than its limit of {}",
+                    self.limits.output_bytes
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Decides `inputs`, all of one kind, in one call into the module: the one
+    /// lower-call-lift path of every decision. The outer error is for the call as
+    /// a whole (a trap); the inner ones are per record (the rules' own errors,
+    /// answers over the size limit or outside the contract). The size limit is per
+    /// record: a batch may return as many answers as it was given.
+    pub(crate) fn decide(
+        &self,
+        engine: &wasmtime::Engine,
+        ctx: &m::Context,
+        inputs: &[InputRef<'_>],
+    ) -> Result<Vec<Result<Decided<Answer>>>> {
+        let org = &self.loaded.org;
+        let record = match inputs {
+            [one] => Some(one.id()),
+            _ => None,
+        };
+        let mut warm = self.take(engine)?;
+        arm(&mut warm.store, &self.limits).map_err(|e| classify(org, record, e))?;
+        let outcome = warm
+            .module
+            .decide(&mut warm.store, ctx, &self.facts, inputs);
+        drain(org, &self.loaded.version, warm.store.data());
+        // A call that trapped leaves its instance in an unknown state: it is
+        // dropped, never reused.
+        let answers = outcome.map_err(|e| classify(org, record, e))?;
+        let fuel_used = self
+            .limits
+            .fuel
+            .saturating_sub(warm.store.get_fuel().unwrap_or(0));
+        self.give_back(warm);
+        let by = Arc::new(self.provenance(fuel_used, inputs.len()));
+        let decided: Vec<Result<Decided<Answer>>> = answers
+            .into_iter()
+            .zip(inputs)
+            .map(|(answer, input)| {
+                let id = Some(input.id());
+                let answer = match answer {
+                    Ok(answer) => answer,
+                    Err(Refusal::Rule(error)) => {
+                        // A rule error is part of the answer: its text counts
+                        // against the same limit, so a 20 MB message never
+                        // reaches an output line, a log or the audit.
+                        let size =
+                            error.message.len() + error.field.as_ref().map_or(0, String::len);
+                        self.within_limit(id, size)?;
+                        return Err(Error::Rule {
+                            org: org.clone(),
+                            record: id.map(str::to_owned),
+                            error,
+                        });
+                    }
+                    Err(Refusal::BadOutput(message)) => {
+                        return Err(self.stopped(id, TrapKind::BadOutput, message))
+                    }
+                };
+                self.within_limit(id, answer.output_size())?;
+                check_answer(&answer, &self.facts, *input)
+                    .map_err(|m| self.stopped(id, TrapKind::BadOutput, m))?;
+                Ok(Decided {
+                    value: answer,
+                    by: by.clone(),
+                    facts: self.facts.clone(),
+                })
+            })
+            .collect();
+        Ok(decided)
+    }
+}
