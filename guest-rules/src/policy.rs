@@ -664,8 +664,8 @@ mod tests {
             err.field.as_deref(),
             Some("forecast.stage_probabilities.Qualify")
         );
-        let err = Policy::parse(r#"{"name": "x", "forecast": {"activity_effect": -1}}"#)
-            .unwrap_err();
+        let err =
+            Policy::parse(r#"{"name": "x", "forecast": {"activity_effect": -1}}"#).unwrap_err();
         assert_eq!(err.field.as_deref(), Some("forecast.activity_effect"));
     }
 

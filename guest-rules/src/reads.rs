@@ -4,9 +4,7 @@
 //! Declarations only add: the reference rules declare what they read, a custom
 //! module adds what its own rules read on top.
 
-use crate::contract::{
-    CustomValue, FieldRef, FieldValue, InputQuery, LeadTexts, OpportunityParts,
-};
+use crate::contract::{CustomValue, FieldRef, FieldValue, InputQuery, LeadTexts, OpportunityParts};
 
 /// A custom field the rules read: its index in `input-query.custom-fields`, which
 /// is what `custom-value.field` holds.
@@ -21,10 +19,7 @@ impl CustomFieldId {
 
     /// The field's value among a record's custom values, when it holds one.
     pub fn find(self, custom: &[CustomValue]) -> Option<&FieldValue> {
-        custom
-            .iter()
-            .find(|c| c.field == self.0)
-            .map(|c| &c.value)
+        custom.iter().find(|c| c.field == self.0).map(|c| &c.value)
     }
 
     /// The field, to name it in an answer (`arg::field`, `arg::value`).
@@ -120,9 +115,7 @@ mod tests {
     #[test]
     fn declarations_add_up() {
         let mut reads = Reads::new();
-        reads
-            .convert(LeadTexts::EMAIL)
-            .convert(LeadTexts::COMPANY);
+        reads.convert(LeadTexts::EMAIL).convert(LeadTexts::COMPANY);
         assert_eq!(reads.query().convert, LeadTexts::EMAIL | LeadTexts::COMPANY);
         assert!(reads.query().qualify.is_empty());
     }

@@ -71,8 +71,7 @@ impl RuleModule for Acme {
         let mut base = Reference::new(base)?;
         // The reference reads activities for its forecast already; the stale-deal
         // rule needs them too, so say so rather than rely on it.
-        base.reads_mut()
-            .forecast(OpportunityParts::ACTIVITIES);
+        base.reads_mut().forecast(OpportunityParts::ACTIVITIES);
         let region = base.reads_mut().custom_field(REGION);
         let employees = base.reads_mut().custom_field(EMPLOYEES);
         let texts = base.templates_mut();

@@ -11,8 +11,8 @@
 use chrono::{Datelike, Days, NaiveDate};
 
 use crate::contract::{
-    Arg, Candidate, Context, ConversionPlan, Date, EnumName, ErrorCode, FieldRef, Lead,
-    LeadField, LeadTexts, Outcome, Qualification, RecordAction, RecordKind, RuleError, Timeframe,
+    Arg, Candidate, Context, ConversionPlan, Date, EnumName, ErrorCode, FieldRef, Lead, LeadField,
+    LeadTexts, Outcome, Qualification, RecordAction, RecordKind, RuleError, Timeframe,
 };
 use crate::dates;
 use crate::policy::Policy;
@@ -196,7 +196,9 @@ impl ConvertRules {
         // The new opportunity's name: the topic, else "<company> opportunity".
         let wanted = match (&lead.topic, &lead.company) {
             (Some(topic), _) => Some((topic.as_str(), None, LeadField::Topic)),
-            (None, Some(company)) => Some((company.as_str(), Some("opportunity"), LeadField::Company)),
+            (None, Some(company)) => {
+                Some((company.as_str(), Some("opportunity"), LeadField::Company))
+            }
             (None, None) => None,
         };
         let open_match = wanted.and_then(|(name, suffix, _)| {
@@ -327,7 +329,11 @@ mod tests {
     #[test]
     fn names_match_across_spacing_and_case() {
         assert!(same_name("Novak  engineering", "Novak Engineering", None));
-        assert!(same_name(" acme  opportunity ", "ACME", Some("opportunity")));
+        assert!(same_name(
+            " acme  opportunity ",
+            "ACME",
+            Some("opportunity")
+        ));
         assert!(!same_name("Acme Ltd", "Acme", None));
         assert!(same_name("ÉCOLE Süd", "école  süd", None));
         assert!(!same_name("", "x", None));

@@ -8,8 +8,8 @@
 //! one 0.
 
 use crate::contract::{
-    Arg, ErrorCode, Money, Opportunity, OpportunityParts, OpportunityStatus, RuleError,
-    StageScore, WinForecast,
+    Arg, ErrorCode, Money, Opportunity, OpportunityParts, OpportunityStatus, RuleError, StageScore,
+    WinForecast,
 };
 use crate::policy::Policy;
 use crate::reads::Reads;
@@ -62,7 +62,11 @@ impl ForecastRules {
             won: t.add("forecast.won", "the opportunity is won")?,
             lost: t.add("forecast.lost", "the opportunity is lost")?,
         };
-        let weights: Vec<f64> = policy.stages.iter().map(|s| policy.weight(&s.name)).collect();
+        let weights: Vec<f64> = policy
+            .stages
+            .iter()
+            .map(|s| policy.weight(&s.name))
+            .collect();
         // Summed in stage order, as the forecast always has.
         let total_weight = weights.iter().sum();
         let priors = policy.forecast.stage_probabilities.as_ref().map(|given| {

@@ -49,12 +49,8 @@ impl Reference {
         let conversion = convert::ConvertRules::new(&policy, &mut templates, &mut reads)?;
         let transitions = transition::TransitionRules::new(&policy, &mut templates)?;
         let forecast = forecast::ForecastRules::new(&policy, &mut templates, &mut reads)?;
-        let qualification = qualify::QualifyRules::new(
-            &policy,
-            qualification_texts,
-            &mut templates,
-            &mut reads,
-        )?;
+        let qualification =
+            qualify::QualifyRules::new(&policy, qualification_texts, &mut templates, &mut reads)?;
         let stages = policy
             .stages
             .iter()

@@ -66,7 +66,12 @@ fn per_value<T: EnumName, const N: usize>(
 ) -> Result<[TemplateId; N], RuleError> {
     let ids = T::ALL
         .iter()
-        .map(|v| templates.add(format!("{prefix}.{}", v.name()), format!("{prefix} {}", v.name())))
+        .map(|v| {
+            templates.add(
+                format!("{prefix}.{}", v.name()),
+                format!("{prefix} {}", v.name()),
+            )
+        })
         .collect::<Result<Vec<_>, _>>()?;
     ids.try_into().map_err(|_| {
         RuleError::new(
@@ -127,9 +132,7 @@ impl Texts {
             })
             .collect::<Result<Vec<_>, RuleError>>()?
             .try_into()
-            .map_err(|_| {
-                RuleError::new(ErrorCode::Internal, "follow-up kinds miscounted", None)
-            })?;
+            .map_err(|_| RuleError::new(ErrorCode::Internal, "follow-up kinds miscounted", None))?;
         Ok(Texts {
             base_points,
             source,
@@ -435,7 +438,11 @@ impl QualifyRules {
             add(self.existing_customer_points, t.existing_customer);
         }
         for rule in &self.rules {
-            if rule.field.find(&lead.custom).is_some_and(|v| rule.matches(v)) {
+            if rule
+                .field
+                .find(&lead.custom)
+                .is_some_and(|v| rule.matches(v))
+            {
                 total += i64::from(rule.points);
                 reasons.push(rule.template.scored(rule.points, Vec::new()));
             }
@@ -488,7 +495,10 @@ impl QualifyRules {
 
 /// The arguments of the texts that compare the score with a line: `score {0} ... {1}`.
 fn score_and_line(score: u32, line: u32) -> Vec<Arg> {
-    vec![Arg::Integer(i64::from(score)), Arg::Integer(i64::from(line))]
+    vec![
+        Arg::Integer(i64::from(score)),
+        Arg::Integer(i64::from(line)),
+    ]
 }
 
 fn is_known(lead: &Lead, criterion: Criterion) -> bool {
