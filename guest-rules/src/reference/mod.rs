@@ -11,6 +11,8 @@
 mod convert;
 mod forecast;
 mod qualify;
+#[cfg(test)]
+mod tests;
 mod transition;
 
 use crate::contract::{
