@@ -189,7 +189,10 @@ impl ConvertRules {
                 reasons.push(t.contact_exists.reason(vec![Arg::Candidate(at)]));
                 RecordAction::Link(at)
             }
-            None if lead.contact_name.is_some() || lead.email.is_some() => RecordAction::Create,
+            // The contact's name is not read: its presence is enough here.
+            None if lead.present.contains(LeadTexts::CONTACT_NAME) || lead.email.is_some() => {
+                RecordAction::Create
+            }
             None => RecordAction::Skip,
         };
 

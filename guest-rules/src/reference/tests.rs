@@ -327,6 +327,21 @@ fn ties_between_candidates_go_to_the_first_preferred_one() {
 }
 
 #[test]
+fn a_contact_is_created_for_a_contact_name_the_module_does_not_read() {
+    let loose = rules(LOOSE);
+    let lead = Lead {
+        present: LeadTexts::ID | LeadTexts::CONTACT_NAME,
+        source: Some(LeadSource::WebForm),
+        engagement: Engagement::Evaluation,
+        ..lead()
+    };
+    let plan = loose.convert(&ctx(), &lead, &[]).unwrap();
+    assert_eq!(plan.contact, RecordAction::Create);
+    assert_eq!(plan.account, RecordAction::Skip);
+    assert_eq!(plan.opportunity_name, None);
+}
+
+#[test]
 fn the_opportunity_is_named_by_topic_else_company() {
     let loose = rules(LOOSE);
     let mut lead = Lead {
