@@ -159,6 +159,9 @@ pub fn opportunity(
         })
         .map(|(at, _)| at)
         .collect();
+    // The record's own stage first, then its activities': the order the rules
+    // checked them in before stage names became indices.
+    let own_stage = stage(info, &o.stage, "stage")?;
     let mut activities = Vec::new();
     if parts.contains(OpportunityParts::ACTIVITIES) {
         for (i, a) in o.activities.iter().enumerate() {
@@ -176,7 +179,7 @@ pub fn opportunity(
         name: parts
             .contains(OpportunityParts::NAME)
             .then(|| o.name.clone()),
-        stage: stage(info, &o.stage, "stage")?,
+        stage: own_stage,
         status: OpportunityStatus::Open,
         amount: o.amount.as_ref().map(money),
         close_date: o.close_date.map(dates::from_naive),
