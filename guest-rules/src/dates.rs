@@ -19,12 +19,15 @@ pub fn from_naive(date: NaiveDate) -> Date {
     date.num_days_from_ce() - UNIX_EPOCH_DAYS_FROM_CE
 }
 
+/// The first and last days of the calendar's range (chrono's `NaiveDate::MIN` and
+/// `MAX`), as contract dates; a test checks them against chrono.
+const FIRST_DAY: Date = -96_465_292;
+const LAST_DAY: Date = 95_026_236;
+
 /// The day of `ctx.now`, in UTC; an instant outside the calendar's range is refused.
 pub fn today(ctx: &Context) -> Result<Date, RuleError> {
     let day = ctx.now.div_euclid(SECONDS_PER_DAY);
-    let first = i64::from(from_naive(NaiveDate::MIN));
-    let last = i64::from(from_naive(NaiveDate::MAX));
-    if day < first || day > last {
+    if day < i64::from(FIRST_DAY) || day > i64::from(LAST_DAY) {
         return Err(RuleError::new(
             ErrorCode::InvalidValue,
             "`now` is out of range",
@@ -45,10 +48,9 @@ pub fn is_weekend(date: Date) -> bool {
 /// `days` business days after `from`: Saturdays, Sundays and `holidays` (sorted
 /// ascending) are skipped.
 pub fn add_business_days(from: Date, days: u32, holidays: &[Date]) -> Date {
-    let last = from_naive(NaiveDate::MAX);
     let mut date = from;
     let mut left = days;
-    while left > 0 && date < last {
+    while left > 0 && date < LAST_DAY {
         date += 1;
         if !is_weekend(date) && holidays.binary_search(&date).is_err() {
             left -= 1;
@@ -84,6 +86,12 @@ mod tests {
         let d = day(2026, 11, 25);
         assert_eq!(to_naive(d).map(from_naive), Some(d));
         assert_eq!(to_naive(i32::MAX), None);
+    }
+
+    #[test]
+    fn the_range_is_the_calendars() {
+        assert_eq!(from_naive(NaiveDate::MIN), FIRST_DAY);
+        assert_eq!(from_naive(NaiveDate::MAX), LAST_DAY);
     }
 
     #[test]
