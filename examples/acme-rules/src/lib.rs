@@ -201,3 +201,114 @@ fn outcome_name(outcome: &Outcome) -> &'static str {
 }
 
 guest_rules::export_rule_module!(Acme);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const POLICY: &str = include_str!("../../acme/policy.json");
+
+    fn acme() -> Acme {
+        Acme::init("acme-industrial", POLICY).unwrap()
+    }
+
+    fn ctx() -> Context {
+        // 2026-11-25T09:00:00Z
+        Context {
+            now: 1_795_597_200,
+            user: None,
+            team: None,
+        }
+    }
+
+    /// A deal whose last activity was 116 days before `ctx().now` (stale after 60).
+    fn stale_deal(status: OpportunityStatus) -> Opportunity {
+        let today = dates::today(&ctx()).unwrap();
+        Opportunity {
+            id: None,
+            name: None,
+            stage: 1,
+            status,
+            amount: None,
+            close_date: None,
+            steps_done: Vec::new(),
+            activities: vec![Activity {
+                kind: ActivityKind::Call,
+                stage: 1,
+                rating: 4,
+                completed: true,
+                on: Some(today - 116),
+            }],
+            custom: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn acme_adds_its_reads_and_texts_after_the_reference() {
+        let acme = acme();
+        let info = acme.info();
+        assert_eq!(info.name, "acme-rules");
+        assert_eq!(info.reads.custom_fields, [REGION, EMPLOYEES]);
+        let reference = acme.base().templates().len();
+        let own: Vec<_> = info.templates[reference - 3..]
+            .iter()
+            .map(|t| t.code.as_str())
+            .collect();
+        assert_eq!(
+            own,
+            [
+                "acme.region_not_served",
+                "acme.below_min_employees",
+                "acme.stale_deal"
+            ]
+        );
+    }
+
+    #[test]
+    fn only_open_deals_go_stale() {
+        let acme = acme();
+        let open = acme
+            .forecast(&ctx(), &stale_deal(OpportunityStatus::Open))
+            .unwrap();
+        let last = open.reasons.last().unwrap();
+        assert_eq!(last.template, acme.stale_deal.index());
+        assert_eq!(last.args, [Arg::Integer(116)]);
+        let won = acme
+            .forecast(&ctx(), &stale_deal(OpportunityStatus::Won))
+            .unwrap();
+        assert_eq!(won.probability, 1.0);
+        assert!(won
+            .reasons
+            .iter()
+            .all(|r| r.template != acme.stale_deal.index()));
+    }
+
+    #[test]
+    fn a_head_count_that_is_not_a_number_is_refused() {
+        let lead = Lead {
+            present: LeadTexts::ID | LeadTexts::EMAIL,
+            id: None,
+            company: None,
+            contact_name: None,
+            email: None,
+            topic: None,
+            source: None,
+            engagement: Engagement::None,
+            budget: None,
+            budget_status: None,
+            decision_maker_known: None,
+            need: None,
+            timeframe: None,
+            estimated_value: None,
+            estimated_close: None,
+            existing_customer: false,
+            custom: vec![CustomValue {
+                field: acme().employees.index(),
+                value: FieldValue::Text("many".into()),
+            }],
+        };
+        let err = acme().qualify(&ctx(), &lead).unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidValue);
+        assert_eq!(err.field.as_deref(), Some("custom.NumberOfEmployees"));
+    }
+}
