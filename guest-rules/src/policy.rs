@@ -1,14 +1,33 @@
 //! The org policy: everything the reference rules let an organisation tune without
-//! recompiling. Parsed and checked once, when the host loads the module.
+//! recompiling. Parsed and checked once, when the host loads the module; the
+//! reference rules then turn it into lookup tables (see `Reference::new`).
+//!
+//! Every field is optional except `name`. An invalid policy is refused with an
+//! `invalid-policy` error naming the field by its JSON path
+//! (`qualification.qualify_at`, `forecast.weights.Nope`).
+//!
+//! A policy that uses the forecast's stage priors (fields added with contract
+//! 0.2.0; without them the forecast is the activity-weighted average it always
+//! was):
+//!
+//! ```json
+//! { "name": "Strict Co",
+//!   "qualification": { "base_points": 5 },
+//!   "forecast": {
+//!     "weights": { "Qualify": 1, "Develop": 2, "Propose": 3, "Close": 4 },
+//!     "stage_probabilities": { "Qualify": 0.1, "Develop": 0.25, "Propose": 0.4, "Close": 0.7 },
+//!     "activity_effect": 4.0 } }
+//! ```
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
-use crm_rules_model::{
-    BudgetStatus, Engagement, ErrorCode, FollowUpKind, LeadSource, Need, Rating, RuleError, Stage,
-    Timeframe,
-};
 use serde::Deserialize;
+
+use crate::contract::{
+    BudgetStatus, Engagement, EnumName, ErrorCode, FollowUpKind, LeadField, LeadSource, Need,
+    Rating, RuleError, Timeframe,
+};
 
 /// A qualification criterion (the BANT checklist).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
@@ -26,12 +45,12 @@ pub enum Criterion {
 
 impl Criterion {
     /// The lead field a person must fill in to meet the criterion.
-    pub fn field(self) -> &'static str {
+    pub fn field(self) -> LeadField {
         match self {
-            Criterion::Budget => "budget_status",
-            Criterion::Authority => "decision_maker_known",
-            Criterion::Need => "need",
-            Criterion::Timeframe => "timeframe",
+            Criterion::Budget => LeadField::BudgetStatus,
+            Criterion::Authority => LeadField::DecisionMakerKnown,
+            Criterion::Need => LeadField::Need,
+            Criterion::Timeframe => LeadField::Timeframe,
         }
     }
 }
@@ -53,7 +72,7 @@ pub struct Policy {
     pub conversion: ConversionPolicy,
     /// The sales stages, in order.
     #[serde(default = "default_stages")]
-    pub stages: Vec<Stage>,
+    pub stages: Vec<StageSpec>,
     /// Which stage moves are allowed.
     #[serde(default)]
     pub transitions: TransitionPolicy,
@@ -72,6 +91,9 @@ fn default_currency() -> String {
 pub struct QualificationPolicy {
     /// Criteria that must be known before a lead can be qualified.
     pub required: BTreeSet<Criterion>,
+    /// Points every lead starts with, before the rules below add theirs and the sum
+    /// is clamped to 0..100; shown among the reasons when not 0.
+    pub base_points: i32,
     /// Minimum score of a qualified lead.
     pub qualify_at: u32,
     /// Below this score a lead is disqualified as lost (0: never).
@@ -115,6 +137,7 @@ impl Default for QualificationPolicy {
                 Criterion::Timeframe,
             ]
             .into(),
+            base_points: 0,
             qualify_at: 60,
             disqualify_below: 0,
             disqualify_uncontactable: true,
@@ -292,22 +315,69 @@ impl Default for TransitionPolicy {
 }
 
 /// How activities become a win probability.
-#[derive(Debug, Clone, Deserialize, Default)]
+///
+/// Without `stage_probabilities` the probability of an open opportunity is the mean
+/// rating of each stage's completed activities, weighted by stage. With them, the
+/// stage the opportunity is in gives a prior probability and the activities move it:
+/// `sigmoid(logit(prior) + activity_effect * E)`, where `E` is the weighted mean,
+/// over the stages that have completed activities, of how far their mean rating is
+/// from 0.5 (divided by the weight of all stages). A won opportunity has
+/// probability 1, a lost one 0.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ForecastPolicy {
     /// Weight per stage; stages not named weigh by their position (1, 2, 3, ...).
     pub weights: BTreeMap<String, f64>,
+    /// The win probability (0..1) of an open opportunity in each stage before its
+    /// activities are counted; when given, every stage must be listed.
+    pub stage_probabilities: Option<BTreeMap<String, f64>>,
+    /// How strongly activities move the stage's prior (log-odds per unit of
+    /// weighted rating above or below 0.5). Used with `stage_probabilities` only.
+    pub activity_effect: f64,
+}
+
+impl Default for ForecastPolicy {
+    fn default() -> Self {
+        ForecastPolicy {
+            weights: BTreeMap::new(),
+            stage_probabilities: None,
+            activity_effect: 4.0,
+        }
+    }
+}
+
+/// One step of a stage, e.g. "Identify Decision Maker" filling `decisionmaker`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename = "Step", deny_unknown_fields)]
+pub struct StepSpec {
+    /// Shown to people.
+    pub name: String,
+    /// The CRM field the step fills.
+    pub field: String,
+    /// The stage cannot be left until the field holds a value.
+    #[serde(default)]
+    pub required: bool,
+}
+
+/// A sales stage and its steps.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename = "Stage", deny_unknown_fields)]
+pub struct StageSpec {
+    /// Its name, e.g. "Develop"; names are unique within a policy.
+    pub name: String,
+    /// Its steps, in order.
+    #[serde(default)]
+    pub steps: Vec<StepSpec>,
 }
 
 /// The out-of-box stages and steps (Dynamics 365's lead-to-opportunity process:
 /// Qualify, Develop, Propose, Close).
-pub fn default_stages() -> Vec<Stage> {
-    use crm_rules_model::Step;
-    let stage = |name: &str, steps: &[(&str, &str, bool)]| Stage {
+pub fn default_stages() -> Vec<StageSpec> {
+    let stage = |name: &str, steps: &[(&str, &str, bool)]| StageSpec {
         name: name.to_owned(),
         steps: steps
             .iter()
-            .map(|(name, field, required)| Step {
+            .map(|(name, field, required)| StepSpec {
                 name: (*name).to_owned(),
                 field: (*field).to_owned(),
                 required: *required,
@@ -430,6 +500,37 @@ impl Policy {
         if self.stages.iter().all(|s| self.weight(&s.name) == 0.0) {
             return Err(invalid("forecast.weights", "every stage weighs 0"));
         }
+        if let Some(probabilities) = &self.forecast.stage_probabilities {
+            for (stage, p) in probabilities {
+                let field = format!("forecast.stage_probabilities.{stage}");
+                if self.stage_index(stage).is_none() {
+                    return Err(invalid(
+                        &field,
+                        format!("`{stage}` is not one of the stages"),
+                    ));
+                }
+                if !(0.0..=1.0).contains(p) {
+                    return Err(invalid(&field, "a probability is a number from 0 to 1"));
+                }
+            }
+            if let Some(stage) = self
+                .stages
+                .iter()
+                .find(|s| !probabilities.contains_key(&s.name))
+            {
+                return Err(invalid(
+                    "forecast.stage_probabilities",
+                    format!("stage `{}` has no probability", stage.name),
+                ));
+            }
+        }
+        let effect = self.forecast.activity_effect;
+        if !effect.is_finite() || effect < 0.0 {
+            return Err(invalid(
+                "forecast.activity_effect",
+                "the activity effect is a finite number >= 0",
+            ));
+        }
         let q = &self.qualification;
         if q.ratings.warm > q.ratings.hot {
             return Err(invalid(
@@ -452,7 +553,7 @@ impl Policy {
         for (rating, days) in &q.follow_up.days {
             if *days > 260 {
                 return Err(invalid(
-                    &format!("qualification.follow_up.days.{rating}"),
+                    &format!("qualification.follow_up.days.{}", rating.name()),
                     "more than a year of business days",
                 ));
             }
@@ -495,22 +596,6 @@ impl Policy {
             None => self.stage_index(stage).map_or(0.0, |i| (i + 1) as f64),
         }
     }
-
-    /// The custom fields the rules read (the module's input query): those of the
-    /// custom rules, and the step fields, which a custom field may fill.
-    pub fn custom_fields_read(&self) -> Vec<String> {
-        let rules = self
-            .qualification
-            .custom_rules
-            .iter()
-            .map(|r| r.field.as_str());
-        let steps = self
-            .stages
-            .iter()
-            .flat_map(|s| s.steps.iter().map(|step| step.field.as_str()));
-        let fields: BTreeSet<&str> = rules.chain(steps).collect();
-        fields.into_iter().map(str::to_owned).collect()
-    }
 }
 
 #[cfg(test)]
@@ -547,5 +632,55 @@ mod tests {
         let err =
             Policy::parse(r#"{"name": "x", "forecast": {"weights": {"Nope": 1}}}"#).unwrap_err();
         assert_eq!(err.field.as_deref(), Some("forecast.weights.Nope"));
+    }
+
+    #[test]
+    fn stage_probabilities_name_every_stage_and_only_stages() {
+        let all = r#""Qualify": 0.1, "Develop": 0.2, "Propose": 0.4, "Close": 0.7"#;
+        let p = Policy::parse(&format!(
+            r#"{{"name": "x", "forecast": {{"stage_probabilities": {{{all}}}}}}}"#
+        ))
+        .unwrap();
+        assert_eq!(p.forecast.activity_effect, 4.0);
+        let err = Policy::parse(
+            r#"{"name": "x", "forecast": {"stage_probabilities": {"Qualify": 0.1}}}"#,
+        )
+        .unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("forecast.stage_probabilities"));
+        assert!(err.message.contains("Develop"), "{err}");
+        let err = Policy::parse(&format!(
+            r#"{{"name": "x", "forecast": {{"stage_probabilities": {{{all}, "Dream": 1}}}}}}"#
+        ))
+        .unwrap_err();
+        assert_eq!(
+            err.field.as_deref(),
+            Some("forecast.stage_probabilities.Dream")
+        );
+        let err = Policy::parse(
+            r#"{"name": "x", "forecast": {"stage_probabilities": {"Qualify": 1.5}}}"#,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.field.as_deref(),
+            Some("forecast.stage_probabilities.Qualify")
+        );
+        let err =
+            Policy::parse(r#"{"name": "x", "forecast": {"activity_effect": -1}}"#).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("forecast.activity_effect"));
+    }
+
+    #[test]
+    fn base_points_default_to_nothing() {
+        let p = Policy::parse(r#"{"name": "x"}"#).unwrap();
+        assert_eq!(p.qualification.base_points, 0);
+        let p = Policy::parse(r#"{"name": "x", "qualification": {"base_points": -5}}"#).unwrap();
+        assert_eq!(p.qualification.base_points, -5);
+    }
+
+    #[test]
+    fn a_stage_of_the_wrong_shape_reads_as_before() {
+        let err = Policy::parse(r#"{"name": "x", "stages": [3]}"#).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("stages[0]"));
+        assert!(err.message.contains("expected struct Stage"), "{err}");
     }
 }

@@ -8,26 +8,27 @@
 //! | `alloc` | allocates without bound |
 //! | `panic` | panics |
 //! | `trap` | executes `unreachable` |
-//! | `huge` | returns a 2 MiB answer |
+//! | `huge` | returns an answer of over 2 MiB (a reason quoting a 2 MiB text) |
 //! | `print` | writes to stdout and stderr, then decides normally |
 //! | `file`, `env`, `net`, `clock` | tries to read a file, the environment, the network, the clock, and reports what it got as a rule error |
+//! | `calls` | reports how many times `qualify` ran in this instance, as a rule error |
 //!
-//! It also keeps a counter across calls, which shows whether instances are reused.
+//! The counter lives across calls, which shows whether instances are reused. To
+//! see the lead's id, the module adds it to what `qualify` reads.
 #![deny(missing_docs)]
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use guest_rules::model::{
-    Candidate, Context, ConversionPlan, ErrorCode, Forecast, Lead, ModuleInfo, Opportunity,
-    Qualification, RuleError, Stage, TransitionCheck,
-};
-use guest_rules::{Reference, RuleModule};
+use guest_rules::contract::*;
+use guest_rules::{Reference, RuleModule, TemplateId};
 
 static CALLS: AtomicU64 = AtomicU64::new(0);
 
 /// The misbehaving module.
 pub struct Hostile {
     base: Reference,
+    /// `{0}`: quotes its argument, to make an answer as large as wanted.
+    quote: TemplateId,
 }
 
 fn report(what: &str, found: String) -> RuleError {
@@ -43,21 +44,27 @@ fn recurse(depth: u64, trail: &mut [u64; 16]) -> u64 {
 }
 
 impl RuleModule for Hostile {
-    fn init(policy: &str) -> Result<Self, RuleError> {
-        Ok(Hostile {
-            base: Reference::init(policy)?,
-        })
+    fn init(_org_id: &str, policy: &str) -> Result<Self, RuleError> {
+        let mut base = Reference::parse(policy)?;
+        base.reads_mut().qualify(LeadTexts::ID);
+        let quote = base.templates_mut().add("hostile.quote", "{0}")?;
+        Ok(Hostile { base, quote })
+    }
+
+    fn base(&self) -> &Reference {
+        &self.base
     }
 
     fn info(&self) -> ModuleInfo {
-        let mut info = self.base.info();
-        info.name = "hostile-rules".to_owned();
-        info
+        ModuleInfo {
+            name: "hostile-rules".to_owned(),
+            ..self.base.info()
+        }
     }
 
     fn qualify(&self, ctx: &Context, lead: &Lead) -> Result<Qualification, RuleError> {
         let calls = CALLS.fetch_add(1, Ordering::Relaxed) + 1;
-        match lead.id.as_str() {
+        match lead.id.as_deref().unwrap_or_default() {
             "loop" => {
                 let mut x: u64 = calls;
                 loop {
@@ -85,7 +92,8 @@ impl RuleModule for Hostile {
             }
             "huge" => {
                 let mut q = self.base.qualify(ctx, lead)?;
-                q.reasons = vec!["x".repeat(1024); 2048];
+                let text = Arg::Text("x".repeat(2 << 20));
+                q.reasons.push(self.quote.reason(vec![text]));
                 Ok(q)
             }
             "print" => {
@@ -125,32 +133,6 @@ impl RuleModule for Hostile {
             "calls" => Err(report("calls", calls.to_string())),
             _ => self.base.qualify(ctx, lead),
         }
-    }
-
-    fn convert(
-        &self,
-        ctx: &Context,
-        lead: &Lead,
-        candidates: &[Candidate],
-    ) -> Result<ConversionPlan, RuleError> {
-        self.base.convert(ctx, lead, candidates)
-    }
-
-    fn stages(&self, ctx: &Context) -> Result<Vec<Stage>, RuleError> {
-        self.base.stages(ctx)
-    }
-
-    fn check_transition(
-        &self,
-        ctx: &Context,
-        opportunity: &Opportunity,
-        to_stage: &str,
-    ) -> Result<TransitionCheck, RuleError> {
-        self.base.check_transition(ctx, opportunity, to_stage)
-    }
-
-    fn forecast(&self, ctx: &Context, opportunity: &Opportunity) -> Result<Forecast, RuleError> {
-        self.base.forecast(ctx, opportunity)
     }
 }
 
