@@ -332,32 +332,80 @@ pub(crate) fn opportunity(
     })
 }
 
-/// Candidates in their given order; a contact's or opportunity's account becomes the
-/// index of that account among them.
-pub(crate) fn candidates(list: &[m::Candidate]) -> Vec<c::Candidate> {
-    list.iter()
-        .map(|k| c::Candidate {
-            kind: match k.kind {
-                m::RecordKind::Account => c::RecordKind::Account,
-                m::RecordKind::Contact => c::RecordKind::Contact,
-                m::RecordKind::Opportunity => c::RecordKind::Opportunity,
-            },
-            name: k.name.clone(),
-            email: k.email.clone(),
-            active: k.active,
-            account: k.account_id.as_deref().and_then(|id| {
-                list.iter()
-                    .position(|a| a.kind == m::RecordKind::Account && a.id == id)
-                    .map(|i| i as u32)
-            }),
+/// The candidates in ascending id order, as the contract asks (rules break ties by
+/// position, which is then by id, whatever order the host found them in), and
+/// where each came from in the given list. A contact's or opportunity's account
+/// becomes the index of that account among them.
+pub(crate) fn candidates(list: &[m::Candidate]) -> (Vec<c::Candidate>, Vec<u32>) {
+    let mut order: Vec<u32> = (0..list.len() as u32).collect();
+    order.sort_by(|a, b| {
+        list[*a as usize]
+            .id
+            .as_bytes()
+            .cmp(list[*b as usize].id.as_bytes())
+    });
+    let lowered = order
+        .iter()
+        .map(|&i| {
+            let k = &list[i as usize];
+            c::Candidate {
+                kind: match k.kind {
+                    m::RecordKind::Account => c::RecordKind::Account,
+                    m::RecordKind::Contact => c::RecordKind::Contact,
+                    m::RecordKind::Opportunity => c::RecordKind::Opportunity,
+                },
+                name: k.name.clone(),
+                email: k.email.clone(),
+                active: k.active,
+                account: k.account_id.as_deref().and_then(|id| {
+                    order
+                        .iter()
+                        .position(|&j| {
+                            let a = &list[j as usize];
+                            a.kind == m::RecordKind::Account && a.id == id
+                        })
+                        .map(|at| at as u32)
+                }),
+            }
         })
-        .collect()
+        .collect();
+    (lowered, order)
+}
+
+/// Turns the candidate indices of a plan (which count in id order) back into
+/// indices of the list the host was given.
+fn given_order(plan: &mut latest::ConversionPlan, order: &[u32]) {
+    let back = |i: &mut u32| {
+        if let Some(given) = order.get(*i as usize) {
+            *i = *given;
+        }
+    };
+    for action in [&mut plan.account, &mut plan.contact, &mut plan.opportunity] {
+        if let latest::RecordAction::Link(i) = action {
+            back(i);
+        }
+    }
+    let args = plan
+        .reasons
+        .iter_mut()
+        .flat_map(|r| r.args.iter_mut())
+        .chain(
+            plan.opportunity_name
+                .iter_mut()
+                .flat_map(|m| m.args.iter_mut()),
+        );
+    for arg in args {
+        if let latest::Arg::Candidate(i) = arg {
+            back(i);
+        }
+    }
 }
 
 /// One input, lowered.
 enum Request {
     Qualify(t::Lead),
-    Convert(c::ConversionRequest),
+    /// With where each candidate (in id order) was in the given list.
+    Convert(c::ConversionRequest, Vec<u32>),
     Transition(latest::TransitionRequest),
     Forecast(t::Opportunity),
 }
@@ -368,10 +416,16 @@ fn lower(input: InputRef<'_>, query: &InputQuery, facts: &OrgFacts) -> Lowered<R
         InputRef::Convert {
             lead: l,
             candidates: k,
-        } => Request::Convert(c::ConversionRequest {
-            lead: lead(l, query.convert, facts)?,
-            candidates: candidates(k),
-        }),
+        } => {
+            let (candidates, order) = candidates(k);
+            Request::Convert(
+                c::ConversionRequest {
+                    lead: lead(l, query.convert, facts)?,
+                    candidates,
+                },
+                order,
+            )
+        }
         InputRef::Transition { opportunity: o, to } => {
             Request::Transition(latest::TransitionRequest {
                 to_stage: facts
@@ -420,24 +474,37 @@ fn call(
                 many(q.call_qualify_batch(store, ctx, &leads)?, Answer::Qualify)
             }
         }
-        Request::Convert(_) => {
-            let reqs: Vec<c::ConversionRequest> = requests
+        Request::Convert(..) => {
+            let (reqs, orders): (Vec<c::ConversionRequest>, Vec<Vec<u32>>) = requests
                 .into_iter()
                 .filter_map(|r| match r {
-                    Request::Convert(c) => Some(c),
+                    Request::Convert(c, order) => Some((c, order)),
                     _ => None,
                 })
-                .collect();
+                .unzip();
             let cv = module.crm_rules_conversion();
-            if single {
+            let answers = if single {
                 let r = &reqs[0];
-                one(
-                    cv.call_convert(store, ctx, &r.lead, &r.candidates)?,
-                    Answer::Convert,
-                )
+                vec![cv.call_convert(store, ctx, &r.lead, &r.candidates)?]
             } else {
-                many(cv.call_convert_batch(store, ctx, &reqs)?, Answer::Convert)
-            }
+                cv.call_convert_batch(store, ctx, &reqs)?
+            };
+            let no_order: &[u32] = &[];
+            answers
+                .into_iter()
+                .zip(
+                    orders
+                        .iter()
+                        .map(Vec::as_slice)
+                        .chain(std::iter::repeat(no_order)),
+                )
+                .map(|(answer, order)| {
+                    answer.map(|mut plan| {
+                        given_order(&mut plan, order);
+                        Answer::Convert(plan)
+                    })
+                })
+                .collect()
         }
         Request::Transition(_) => {
             let reqs: Vec<latest::TransitionRequest> = requests
