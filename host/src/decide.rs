@@ -13,7 +13,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::crm::write::{self, Decision};
-use crate::crm::{detect, Format, Native, ObjectType, ReadError, Reader, Vocabularies};
+use crate::crm::{
+    detect, Format, Native, ObjectType, Origin, ReadError, Reader, Request as NativeRequest,
+    Vocabularies,
+};
 use crate::error::{Error, Result};
 use crate::input::{typed, Record};
 use crate::registry::{Decided, Host, Provenance};
@@ -164,7 +167,22 @@ fn read_native<T>(
     value: &Value,
     read: impl FnOnce(&Reader<'_>, &Native<'_>) -> std::result::Result<T, ReadError>,
 ) -> Result<T> {
-    let native = Native::parse(format, value).map_err(|e| place.error(None, inner, e))?;
+    read_native_as(reader, place, inner, format, value, None, read)
+}
+
+/// [`read_native`] of a record whose type the decision tells (a HubSpot object
+/// does not say what it is).
+fn read_native_as<T>(
+    reader: &Reader<'_>,
+    place: &Place<'_>,
+    inner: &str,
+    format: Format,
+    value: &Value,
+    object: Option<ObjectType>,
+    read: impl FnOnce(&Reader<'_>, &Native<'_>) -> std::result::Result<T, ReadError>,
+) -> Result<T> {
+    let native =
+        Native::parse_as(format, value, object).map_err(|e| place.error(None, inner, e))?;
     read(reader, &native).map_err(|e| place.error(native.id.as_deref(), inner, e))
 }
 
@@ -197,7 +215,15 @@ pub fn read(
                 let lead = typed(source_name, position, input).map_err(canonical_error)?;
                 return Ok((format, Request::Qualify(lead)));
             }
-            let lead = read_native(&reader, &place, "", format, input, |r, n| r.lead(n))?;
+            let lead = read_native_as(
+                &reader,
+                &place,
+                "",
+                format,
+                input,
+                target_object(kind),
+                |r, n| r.lead(n),
+            )?;
             Ok((format, Request::Qualify(lead)))
         }
         DecisionKind::Convert => {
@@ -220,7 +246,15 @@ pub fn read(
             let lead = if format == Format::Canonical {
                 typed(source_name, position, lead_value).map_err(canonical_error)?
             } else {
-                read_native(&reader, &place, inner, format, lead_value, |r, n| r.lead(n))?
+                read_native_as(
+                    &reader,
+                    &place,
+                    inner,
+                    format,
+                    lead_value,
+                    target_object(kind),
+                    |r, n| r.lead(n),
+                )?
             };
             if let Some(object) = input.as_object().filter(|_| !inner.is_empty()) {
                 if let Some(extra) = object.keys().find(|k| *k != "lead" && *k != "candidates") {
@@ -281,9 +315,15 @@ pub fn read(
                 return Ok((format, Request::Transition(input.opportunity, input.to)));
             }
             let to = to.or(reading.to).map(str::to_owned);
-            let opportunity = read_native(&reader, &place, inner, format, value, |r, n| {
-                r.opportunity(n, Vec::new())
-            })?;
+            let opportunity = read_native_as(
+                &reader,
+                &place,
+                inner,
+                format,
+                value,
+                target_object(kind),
+                |r, n| r.opportunity(n, Vec::new()),
+            )?;
             let Some(to) = to else {
                 return Err(place.error(
                     Some(&opportunity.id),
@@ -377,7 +417,19 @@ fn target(kind: DecisionKind, input: &Value) -> &Value {
     input.get(key).unwrap_or(input)
 }
 
-/// The native actions that apply `decision` to `input`'s CRM record.
+/// What the record a decision is about is: a lead for qualify and convert, an
+/// opportunity for transition; a forecast's input mixes opportunities and
+/// activities, so its records say for themselves.
+fn target_object(kind: DecisionKind) -> Option<ObjectType> {
+    match kind {
+        DecisionKind::Qualify | DecisionKind::Convert => Some(ObjectType::Lead),
+        DecisionKind::Transition => Some(ObjectType::Opportunity),
+        DecisionKind::Forecast | DecisionKind::Stages => None,
+    }
+}
+
+/// The native requests that apply `decision` to `input`'s CRM record; `origin`
+/// (org and module version) is what their idempotency keys derive from.
 pub fn native_actions(
     kind: DecisionKind,
     reading: &Reading<'_>,
@@ -385,35 +437,41 @@ pub fn native_actions(
     request: &Request,
     input: &Value,
     decision: &Value,
-) -> std::result::Result<Vec<Value>, String> {
+    origin: &Origin<'_>,
+) -> std::result::Result<Vec<NativeRequest>, String> {
     let Some(vocab) = reading.vocabularies.get(format) else {
-        return Err(
-            "the record is canonical: native actions need a record in a CRM's format".to_owned(),
-        );
+        return Err(crate::crm::WriteError::Canonical.to_string());
     };
-    let native = Native::parse(format, target(kind, input)).map_err(|e| e.to_string())?;
+    let native = Native::parse_as(format, target(kind, input), target_object(kind))
+        .map_err(|e| e.to_string())?;
     let parse_err = |e: serde_json::Error| format!("the decision cannot be read back: {e}");
-    match (kind, request) {
+    let written = match (kind, request) {
         (DecisionKind::Qualify, _) => {
             let q: Qualification = serde_json::from_value(decision.clone()).map_err(parse_err)?;
-            write::actions(vocab, &native, Decision::Qualify(&q))
+            write::actions(vocab, &native, Decision::Qualify(&q), origin)
         }
         (DecisionKind::Convert, _) => {
             let plan: ConversionPlan =
                 serde_json::from_value(decision.clone()).map_err(parse_err)?;
-            write::actions(vocab, &native, Decision::Convert(&plan))
+            write::actions(vocab, &native, Decision::Convert(&plan), origin)
         }
         (DecisionKind::Transition, Request::Transition(_, to)) => {
             let check: TransitionCheck =
                 serde_json::from_value(decision.clone()).map_err(parse_err)?;
-            write::actions(vocab, &native, Decision::Transition { check: &check, to })
+            write::actions(
+                vocab,
+                &native,
+                Decision::Transition { check: &check, to },
+                origin,
+            )
         }
         (DecisionKind::Forecast, _) => {
             let f: Forecast = serde_json::from_value(decision.clone()).map_err(parse_err)?;
-            write::actions(vocab, &native, Decision::Forecast(&f))
+            write::actions(vocab, &native, Decision::Forecast(&f), origin)
         }
         _ => Ok(Vec::new()),
-    }
+    };
+    written.map_err(|e| e.to_string())
 }
 
 /// The answer for one record of many.
@@ -428,8 +486,8 @@ pub struct Answer {
     pub result: Result<Value>,
     /// The module version that decided, when one did.
     pub by: Option<Provenance>,
-    /// The native actions, when asked for and a decision was made.
-    pub actions: Option<std::result::Result<Vec<Value>, String>>,
+    /// The native requests, when asked for and a decision was made.
+    pub actions: Option<std::result::Result<Vec<NativeRequest>, String>>,
     /// The record as given (`null` when it could not be read).
     pub input: Value,
 }
@@ -584,9 +642,10 @@ pub fn decide_all(
             )
             .unwrap_or(e)
         });
-        let (result, request) = match result {
-            Ok((_, request)) => (Ok(Value::Null), Some(request)),
-            Err(e) => (Err(e), None),
+        // The format of the record read, not of its `{"lead": ...}` wrapper.
+        let (result, request, format) = match result {
+            Ok((read_format, request)) => (Ok(Value::Null), Some(request), Some(read_format)),
+            Err(e) => (Err(e), None, format),
         };
         // The id: from the record read, else (it could not be read) from its JSON.
         let id = match &request {
@@ -656,9 +715,13 @@ pub fn decide_all(
     }
     if reading.native_actions {
         for (answer, request) in answers.iter_mut().zip(&requests) {
-            if let (Ok(decision), Some(request), Some(format)) =
-                (&answer.result, request, answer.format)
+            if let (Ok(decision), Some(request), Some(format), Some(by)) =
+                (&answer.result, request, answer.format, &answer.by)
             {
+                let origin = Origin {
+                    org: &by.org,
+                    module: &by.version,
+                };
                 answer.actions = Some(native_actions(
                     kind,
                     reading,
@@ -666,6 +729,7 @@ pub fn decide_all(
                     request,
                     &answer.input,
                     decision,
+                    &origin,
                 ));
             }
         }

@@ -183,8 +183,14 @@ pub fn run_fixture(
                 request,
                 &fixture.input,
                 decision,
+                // A fixed module label: expected idempotency keys must not change
+                // each time the module is rebuilt.
+                &crate::crm::Origin {
+                    org: org_id,
+                    module: "fixture",
+                },
             )
-            .map(serde_json::Value::from),
+            .map(|requests| requests.iter().map(|r| r.to_json()).collect()),
         ),
         _ => None,
     };

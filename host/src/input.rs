@@ -17,21 +17,39 @@ pub struct Record<T> {
     pub at: String,
 }
 
+/// A collection of the input that was one page of a longer result: the records
+/// of the pages after it were not read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageNotice {
+    /// The position of the page's last record (0 when nothing came before it).
+    pub after: usize,
+    /// Which CRM, and where its next page is.
+    pub paging: crate::crm::Paging,
+}
+
 /// Takes the records out of CRM collections (a Dataverse `value` array, a
 /// Salesforce `records` list, a HubSpot `results` list) and numbers every record
-/// from 1 again.
+/// from 1 again; a collection that is one page of more gives a notice.
 pub fn unwrap_collections(
     records: Vec<Record<serde_json::Value>>,
-) -> Vec<Record<serde_json::Value>> {
+) -> (Vec<Record<serde_json::Value>>, Vec<PageNotice>) {
     let mut out = Vec::with_capacity(records.len());
+    let mut notices = Vec::new();
     for record in records {
         match record.value {
             Ok(value) => {
-                for unwrapped in crate::crm::expand(value) {
+                let expanded = crate::crm::expand(value);
+                for unwrapped in expanded.records {
                     out.push(Record {
                         position: out.len() + 1,
                         value: Ok(unwrapped.value),
                         at: unwrapped.at,
+                    });
+                }
+                if let Some(paging) = expanded.more {
+                    notices.push(PageNotice {
+                        after: out.len(),
+                        paging,
                     });
                 }
             }
@@ -42,7 +60,7 @@ pub fn unwrap_collections(
             }),
         }
     }
-    out
+    (out, notices)
 }
 
 /// Splits `text` into JSON values: an array's elements, a single object, or one
@@ -185,21 +203,30 @@ impl<R: std::io::BufRead> LineChunks<R> {
 }
 
 /// Parses lines into records (unwrapping CRM collections), numbering them from
-/// `first_position`. Malformed lines are errors of their own record.
+/// `first_position`. Malformed lines are errors of their own record; a line that
+/// is one page of a longer result gives a notice.
 pub fn parse_lines(
     source_name: &str,
     lines: &[Line],
     first_position: usize,
-) -> Vec<Record<serde_json::Value>> {
+) -> (Vec<Record<serde_json::Value>>, Vec<PageNotice>) {
     let mut out = Vec::with_capacity(lines.len());
+    let mut notices = Vec::new();
     for line in lines {
         match serde_json::from_str::<serde_json::Value>(&line.text) {
             Ok(value) => {
-                for unwrapped in crate::crm::expand(value) {
+                let expanded = crate::crm::expand(value);
+                for unwrapped in expanded.records {
                     out.push(Record {
                         position: first_position + out.len(),
                         value: Ok(unwrapped.value),
                         at: unwrapped.at,
+                    });
+                }
+                if let Some(paging) = expanded.more {
+                    notices.push(PageNotice {
+                        after: first_position + out.len() - 1,
+                        paging,
                     });
                 }
             }
@@ -218,7 +245,7 @@ pub fn parse_lines(
             }
         }
     }
-    out
+    (out, notices)
 }
 
 /// Moves records numbered from 1 to start at `first_position` (errors included).

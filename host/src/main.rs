@@ -13,6 +13,7 @@ use crm_rules::audit::{AuditLog, AuditPolicy, Entry};
 use crm_rules::crm::{Format, Vocabularies};
 use crm_rules::decide::{decide_all, DecisionKind, Reading};
 use crm_rules::fixtures::{run_org, Summary};
+use crm_rules::input::PageNotice;
 use crm_rules::org::{OrgDir, OrgFile};
 use crm_rules::{EngineSettings, Host, Limits};
 
@@ -80,6 +81,11 @@ struct OrgArgs {
     /// it, or both.
     #[arg(long, global = true, value_enum, default_value_t = Emit::Decision)]
     emit: Emit,
+    /// With native actions: group each record's requests into one atomic send per
+    /// CRM (a Dataverse `$batch` change set, a Salesforce `/composite` with
+    /// `allOrNone`, HubSpot batch endpoints).
+    #[arg(long, global = true)]
+    bundle: bool,
     /// Threads deciding records of a JSON-lines input; default: one per core.
     #[arg(long, global = true, value_name = "N")]
     jobs: Option<usize>,
@@ -347,7 +353,38 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         keep_custom: Some(&reads),
     };
     let mut failed = 0usize;
+    // Pages of longer results, in input order, each printed after its last record.
+    let notices = std::cell::RefCell::new(std::collections::VecDeque::<PageNotice>::new());
+    let print_notice = |out: &mut dyn std::io::Write, notice: &PageNotice| -> anyhow::Result<()> {
+        eprintln!(
+            "warning: {source_name}: the input is one page of a {} result; the records after \
+             position {} were not read (next page: {})",
+            notice.paging.format,
+            notice.after,
+            if notice.paging.next.is_empty() {
+                "not given"
+            } else {
+                &notice.paging.next
+            }
+        );
+        print(
+            out,
+            &serde_json::json!({
+                "notice": "more_pages",
+                "format": notice.paging.format.as_str(),
+                "after": notice.after,
+                "next": notice.paging.next,
+            }),
+        )
+    };
     let mut handle = |answer: crm_rules::decide::Answer| -> anyhow::Result<()> {
+        let mut notices = notices.borrow_mut();
+        // Notices of pages that held no record before this one.
+        while notices.front().is_some_and(|n| n.after < answer.position) {
+            if let Some(notice) = notices.pop_front() {
+                print_notice(&mut stdout, &notice)?;
+            }
+        }
         let mut line = serde_json::Map::new();
         line.insert("position".into(), answer.position.into());
         if let Some(id) = &answer.id {
@@ -376,7 +413,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     line.insert("decision".into(), decision);
                 }
                 match answer.actions {
-                    Some(Ok(actions)) => {
+                    Some(Ok(requests)) => {
+                        let requests = match (cli.org.bundle, answer.format, &answer.by) {
+                            (true, Some(format), Some(by)) => {
+                                bundled(&vocabularies, format, by, &kind, &answer.id, &requests)
+                            }
+                            _ => requests,
+                        };
+                        let actions: Vec<serde_json::Value> =
+                            requests.iter().map(|r| r.to_json()).collect();
                         line.insert("actions".into(), actions.into());
                     }
                     Some(Err(message)) => {
@@ -405,6 +450,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         print(&mut stdout, &serde_json::Value::Object(line))?;
+        // A page notice follows the last record of its page.
+        while notices.front().is_some_and(|n| n.after <= answer.position) {
+            if let Some(notice) = notices.pop_front() {
+                print_notice(&mut stdout, &notice)?;
+            }
+        }
         Ok(())
     };
     match opened {
@@ -424,7 +475,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 if lines.is_empty() {
                     break;
                 }
-                let answers = decide_lines(
+                let (answers, pages) = decide_lines(
                     &host,
                     &ctx,
                     kind,
@@ -434,6 +485,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     &mut next_position,
                     jobs,
                 );
+                notices.borrow_mut().extend(pages);
                 for answer in answers {
                     handle(answer)?;
                 }
@@ -458,12 +510,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     text
                 }
             };
-            let records =
+            let (records, pages) =
                 crm_rules::input::unwrap_collections(crm_rules::input::split(&source_name, &text)?);
+            notices.borrow_mut().extend(pages);
             for answer in decide_all(&host, &ctx, kind, &reading, &source_name, records) {
                 handle(answer)?;
             }
         }
+    }
+    // Pages after the last record (or an input with none).
+    for notice in notices.take() {
+        print_notice(&mut stdout, &notice)?;
     }
     stdout.flush()?;
     if let Some(log) = audit.as_mut() {
@@ -491,27 +548,36 @@ fn decide_lines(
     lines: &[crm_rules::input::Line],
     next_position: &mut usize,
     jobs: usize,
-) -> Vec<crm_rules::decide::Answer> {
+) -> (Vec<crm_rules::decide::Answer>, Vec<PageNotice>) {
     let part = lines.len().div_ceil(jobs);
     // Parse in parallel, then number the records in input order.
-    let mut parsed: Vec<Vec<crm_rules::input::Record<serde_json::Value>>> =
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = lines
-                .chunks(part)
-                .map(|lines| {
-                    scope.spawn(move || crm_rules::input::parse_lines(source_name, lines, 1))
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("a parsing thread does not panic"))
-                .collect()
-        });
-    for records in &mut parsed {
-        crm_rules::input::renumber(records, *next_position);
-        *next_position += records.len();
-    }
-    std::thread::scope(|scope| {
+    let parsed: Vec<(
+        Vec<crm_rules::input::Record<serde_json::Value>>,
+        Vec<PageNotice>,
+    )> = std::thread::scope(|scope| {
+        let handles: Vec<_> = lines
+            .chunks(part)
+            .map(|lines| scope.spawn(move || crm_rules::input::parse_lines(source_name, lines, 1)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a parsing thread does not panic"))
+            .collect()
+    });
+    let mut all_pages = Vec::new();
+    let parsed: Vec<_> = parsed
+        .into_iter()
+        .map(|(mut records, pages)| {
+            crm_rules::input::renumber(&mut records, *next_position);
+            all_pages.extend(pages.into_iter().map(|mut notice| {
+                notice.after += *next_position - 1;
+                notice
+            }));
+            *next_position += records.len();
+            records
+        })
+        .collect();
+    let answers = std::thread::scope(|scope| {
         let handles: Vec<_> = parsed
             .into_iter()
             .map(|records| {
@@ -522,7 +588,34 @@ fn decide_lines(
             .into_iter()
             .flat_map(|h| h.join().expect("a deciding thread does not panic"))
             .collect()
-    })
+    });
+    (answers, all_pages)
+}
+
+/// A record's requests grouped into atomic sends, named after the record and
+/// decision so that a retried run sends the same batch boundaries.
+fn bundled(
+    vocabularies: &Vocabularies,
+    format: Format,
+    by: &crm_rules::Provenance,
+    kind: &DecisionKind,
+    id: &Option<String>,
+    requests: &[crm_rules::crm::Request],
+) -> Vec<crm_rules::crm::Request> {
+    let Some(vocab) = vocabularies.get(format) else {
+        return requests.to_vec();
+    };
+    let origin = crm_rules::crm::Origin {
+        org: &by.org,
+        module: &by.version,
+    };
+    let name = crm_rules::crm::request::idempotency_key(
+        &origin,
+        id.as_deref().unwrap_or_default(),
+        &format!("{kind:?}").to_lowercase(),
+        "bundle",
+    );
+    crm_rules::crm::bundle::bundle(vocab, requests, &name)
 }
 
 /// Opens a file or stdin; JSON lines are streamed.

@@ -84,11 +84,27 @@ pub struct Native<'a> {
     pub parents: Vec<String>,
     /// HubSpot: associated companies.
     pub companies: Vec<String>,
+    /// Dataverse: the `@odata.etag` the record was read with; updates send it as
+    /// `If-Match` so that a change made since then is not overwritten.
+    pub etag: Option<String>,
 }
 
 impl<'a> Native<'a> {
-    /// Flattens `value`, read as `format`.
+    /// Flattens `value`, read as `format`; a HubSpot object's type is guessed from
+    /// its properties (use [`Native::parse_as`] when the caller knows it).
     pub fn parse(format: Format, value: &'a Value) -> Result<Native<'a>, ReadError> {
+        Self::parse_as(format, value, None)
+    }
+
+    /// Flattens `value`, read as `format`, as an object of type `object` when
+    /// given. HubSpot objects do not say what they are, so without it their type
+    /// is guessed from their properties; Dataverse and Salesforce records name
+    /// their type and keep it.
+    pub fn parse_as(
+        format: Format,
+        value: &'a Value,
+        object_type: Option<ObjectType>,
+    ) -> Result<Native<'a>, ReadError> {
         let Some(object) = value.as_object() else {
             return Err(ReadError::new(
                 "",
@@ -98,7 +114,7 @@ impl<'a> Native<'a> {
         match format {
             Format::Dataverse => dataverse(object),
             Format::Salesforce => salesforce(object),
-            Format::Hubspot => hubspot(object),
+            Format::Hubspot => hubspot(object, object_type),
             Format::Canonical => Err(ReadError::new("", "canonical records are not native")),
         }
     }
@@ -139,6 +155,7 @@ impl<'a> Native<'a> {
             children: Vec::new(),
             parents: Vec::new(),
             companies: Vec::new(),
+            etag: None,
         }
     }
 }
@@ -225,6 +242,7 @@ fn dataverse(object: &serde_json::Map<String, Value>) -> Result<Native<'_>, Read
     };
     let mut native = Native::new(Format::Dataverse, kind, table);
     native.id = text_of(object.get(&key));
+    native.etag = text_of(object.get("@odata.etag"));
     for (name, value) in object {
         if name.contains('@') || value.is_null() || *name == key {
             continue;
@@ -348,7 +366,20 @@ fn salesforce(object: &serde_json::Map<String, Value>) -> Result<Native<'_>, Rea
 
 // ---- HubSpot ------------------------------------------------------------------
 
-fn hubspot(object: &serde_json::Map<String, Value>) -> Result<Native<'_>, ReadError> {
+/// HubSpot's default object type name for a record type.
+fn hubspot_entity(object: ObjectType) -> &'static str {
+    match object {
+        ObjectType::Lead | ObjectType::Contact => "contacts",
+        ObjectType::Opportunity => "deals",
+        ObjectType::Activity => "tasks",
+        ObjectType::Account => "companies",
+    }
+}
+
+fn hubspot(
+    object: &serde_json::Map<String, Value>,
+    told: Option<ObjectType>,
+) -> Result<Native<'_>, ReadError> {
     let Some(Value::Object(properties)) = object.get("properties") else {
         return Err(ReadError::new(
             "properties",
@@ -357,7 +388,14 @@ fn hubspot(object: &serde_json::Map<String, Value>) -> Result<Native<'_>, ReadEr
     };
     let has = |p: &str| properties.contains_key(p);
     let has_prefix = |p: &str| properties.keys().any(|k| k.starts_with(p));
-    let (kind, entity) = if has("dealstage") || has("dealname") || has("pipeline") {
+    // A HubSpot contact is what is qualified as a lead.
+    let told = told.map(|t| match t {
+        ObjectType::Lead => ObjectType::Contact,
+        other => other,
+    });
+    let (kind, entity) = if let Some(kind) = told {
+        (kind, hubspot_entity(kind))
+    } else if has("dealstage") || has("dealname") || has("pipeline") {
         (ObjectType::Opportunity, "deals")
     } else if has_prefix("hs_task_") {
         (ObjectType::Activity, "tasks")
