@@ -154,9 +154,11 @@ const COMPOSITE_LIMIT: usize = 25;
 fn salesforce(vocab: &Vocabulary, requests: &[Request]) -> Vec<Request> {
     let mut sends = Vec::new();
     let mut run: Vec<Request> = Vec::new();
-    let flush = |run: &mut Vec<Request>, sends: &mut Vec<Request>| {
+    let mut composites = 0;
+    let mut flush = |run: &mut Vec<Request>, sends: &mut Vec<Request>| {
         for chunk in run.chunks(COMPOSITE_LIMIT) {
-            sends.push(composite(vocab, chunk, sends.len()));
+            sends.push(composite(vocab, chunk, composites));
+            composites += 1;
         }
         run.clear();
     };
