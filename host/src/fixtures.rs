@@ -195,8 +195,21 @@ fn decide(
         Ok(decided) => {
             let rendered = Renderer::new(&decided.facts, input.as_ref()).answer(&decided.value);
             let native = fixture.expect_native.as_ref().map(|_| {
-                native_actions(vocabularies, &job, input.as_ref(), &rendered)
-                    .map(serde_json::Value::from)
+                // A fixed module label: expected idempotency keys must not change
+                // each time the module is rebuilt.
+                let origin = crate::crm::Origin {
+                    org: org_id,
+                    module: "fixture",
+                };
+                native_actions(
+                    vocabularies,
+                    &job,
+                    input.as_ref(),
+                    &rendered,
+                    &origin,
+                    false,
+                )
+                .map(serde_json::Value::from)
             });
             Actual {
                 decision: Ok(serde_json::to_value(&rendered).unwrap_or_default()),

@@ -118,6 +118,7 @@ pub fn run(host: &Host, cli: &Cli) -> anyhow::Result<ExitCode> {
             decision: args.emit != flags::Emit::Native,
             native: args.emit != flags::Emit::Decision,
             provenance: args.provenance,
+            bundle: args.bundle,
             pretty: args.pretty,
         },
         audit: audit.as_ref().map(|_| &audit_policy),
@@ -134,22 +135,10 @@ pub fn run(host: &Host, cli: &Cli) -> anyhow::Result<ExitCode> {
         for message in &output.messages {
             eprintln!("error: {message}");
         }
-        for more in &output.more {
-            eprintln!(
-                "warning: {source_name}: this {} input is one page of {} records; more exist \
-                 (next: {})",
-                more.format, more.records, more.next
-            );
+        for warning in &output.warnings {
+            eprintln!("warning: {warning}");
         }
         stdout.write_all(&output.text)?;
-        for more in &output.more {
-            print_json(
-                &mut stdout,
-                false,
-                &serde_json::json!({ "more_pages": more }),
-            )
-            .map_err(std::io::Error::other)?;
-        }
         if let Some(log) = audit.as_mut() {
             for item in &output.audit {
                 let entry = Entry {

@@ -67,6 +67,11 @@ pub struct OrgArgs {
     /// it, or both.
     #[arg(long, global = true, value_enum, default_value_t = Emit::Decision)]
     pub emit: Emit,
+    /// With native actions: group each record's requests into atomic sends (a
+    /// Dataverse `$batch` change set, a Salesforce `/composite` with `allOrNone`,
+    /// HubSpot batch endpoints).
+    #[arg(long, global = true)]
+    pub bundle: bool,
     /// Also name the module version that decided each record.
     #[arg(long, global = true)]
     pub provenance: bool,

@@ -60,6 +60,18 @@ pub struct VendorConfig {
     /// What the native actions write.
     #[serde(default)]
     pub write: WriteConfig,
+    /// Role (`lead`, `opportunity`, `task`, `call`, `meeting`, `contact`,
+    /// `company`) → the CRM's object name for it: a Dataverse entity set, a
+    /// Salesforce sObject, a HubSpot object type. Custom objects are named here.
+    #[serde(default)]
+    pub objects: BTreeMap<String, String>,
+    /// HubSpot: the path CRM object requests start with (`/crm/v3/objects`, or a
+    /// date-versioned `/crm/objects/2026-03`).
+    #[serde(default)]
+    pub objects_path: Option<String>,
+    /// HubSpot: the path association requests start with (`/crm/v4/objects`).
+    #[serde(default)]
+    pub associations_path: Option<String>,
 }
 
 /// One native stage.
@@ -110,6 +122,21 @@ pub struct WriteConfig {
     /// HubSpot: the pipeline new deals go into.
     #[serde(default)]
     pub pipeline: Option<String>,
+    /// HubSpot: lifecycle stages in the order the org moves contacts through them;
+    /// a stage behind the contact's current one is never written.
+    #[serde(default)]
+    pub lifecycle_order: Vec<String>,
+    /// The field that makes creates idempotent: Salesforce, an External ID field on
+    /// Task, Event and Opportunity (upsert `PATCH /sobjects/Task/<field>/<key>`);
+    /// HubSpot, a unique-value property on tasks and deals (`batch/upsert` with
+    /// `idProperty`). Dataverse needs none: records are created by upsert under a
+    /// primary key derived from the same key.
+    #[serde(default)]
+    pub idempotency_field: Option<String>,
+    /// Dataverse: ISO 4217 code → `transactioncurrencyid`, for leads that carry no
+    /// currency lookup of their own.
+    #[serde(default)]
+    pub currency_ids: BTreeMap<String, String>,
 }
 
 /// What kind of value a slot holds; decides how its value map is checked.
@@ -186,6 +213,9 @@ pub struct Vocabulary {
     pub(crate) types: FastMap<String, FieldType>,
     pub(crate) activity_default_rating: Option<u8>,
     pub(crate) write: WriteConfig,
+    pub(crate) objects: BTreeMap<String, String>,
+    pub(crate) objects_path: Option<String>,
+    pub(crate) associations_path: Option<String>,
     /// The org's default currency.
     pub currency: Option<String>,
 }
@@ -261,6 +291,26 @@ impl Vocabulary {
         write.rating.extend(org.write.rating.clone());
         write.forecast_field = org.write.forecast_field.clone().or(write.forecast_field);
         write.pipeline = org.write.pipeline.clone().or(write.pipeline);
+        if !org.write.lifecycle_order.is_empty() {
+            write.lifecycle_order = org.write.lifecycle_order.clone();
+        }
+        write.idempotency_field = org
+            .write
+            .idempotency_field
+            .clone()
+            .or(write.idempotency_field);
+        write.currency_ids.extend(org.write.currency_ids.clone());
+        let mut objects = base.objects.clone();
+        for (role, name) in &org.objects {
+            if !OBJECT_ROLES.contains(&role.as_str()) {
+                return Err(format!(
+                    "{}: unknown role `{role}` (expected one of: {})",
+                    at("objects"),
+                    OBJECT_ROLES.join(", ")
+                ));
+            }
+            objects.insert(role.clone(), name.clone());
+        }
         let mut types: FastMap<String, FieldType> = base.types.into_iter().collect();
         types.extend(org.types.clone());
         let mut rename: FastMap<String, String> = base.rename.into_iter().collect();
@@ -279,6 +329,9 @@ impl Vocabulary {
             types,
             activity_default_rating: rating,
             write,
+            objects,
+            objects_path: org.objects_path.clone().or(base.objects_path),
+            associations_path: org.associations_path.clone().or(base.associations_path),
             currency: currency.map(str::to_owned),
         })
     }
@@ -312,11 +365,41 @@ impl Vocabulary {
         lookup(&self.write.lifecycle, outcome)
     }
 
+    /// The CRM's object name for a role (`lead`, `opportunity`, `task`, `call`,
+    /// `meeting`, `contact`, `company`); the vendor's default unless the org names
+    /// a custom object.
+    pub fn object<'a>(&'a self, role: &'a str) -> &'a str {
+        self.objects.get(role).map(String::as_str).unwrap_or(role)
+    }
+
+    /// HubSpot: where object requests start (default `/crm/v3/objects`).
+    pub fn objects_path(&self) -> &str {
+        self.objects_path.as_deref().unwrap_or("/crm/v3/objects")
+    }
+
+    /// HubSpot: where association requests start (default `/crm/v4/objects`).
+    pub fn associations_path(&self) -> &str {
+        self.associations_path
+            .as_deref()
+            .unwrap_or("/crm/v4/objects")
+    }
+
     /// The CRM's rating value for `hot`/`warm`/`cold`.
     pub fn write_rating(&self, rating: &str) -> Option<&str> {
         self.write.rating.get(rating).map(String::as_str)
     }
 }
+
+/// The roles an org may name an object for in `objects`.
+const OBJECT_ROLES: &[&str] = &[
+    "lead",
+    "opportunity",
+    "task",
+    "call",
+    "meeting",
+    "contact",
+    "company",
+];
 
 fn lookup<'a>(map: &'a BTreeMap<String, String>, key: &str) -> Option<&'a str> {
     map.get(key)

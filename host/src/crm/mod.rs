@@ -9,9 +9,11 @@
 //! that CRM ([`write`](mod@write)). Sources for every field name and value are in
 //! `docs/adapters.md`.
 
+pub mod bundle;
 pub mod config;
 mod native;
 pub mod read;
+pub mod request;
 pub mod write;
 
 use crate::json::{Object, Scalar};
@@ -20,6 +22,7 @@ use serde::{Deserialize, Serialize};
 pub use config::{CrmConfig, StageEntry, Vocabularies, Vocabulary};
 pub use native::{Native, ObjectType};
 pub use read::{ReadError, Reader};
+pub use request::{Origin, Request, WriteError};
 
 /// The shape of a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -126,16 +129,19 @@ pub struct Unwrapped<'a> {
     pub context: Option<String>,
 }
 
-/// A collection that says more records exist than it holds: the input is one page.
+/// A collection that says more records exist than it holds: the input is one page
+/// of a longer result (paging docs: Dataverse Web API `@odata.nextLink`, Salesforce
+/// REST query `done`/`nextRecordsUrl`, HubSpot CRM objects `paging.next`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct MorePages {
     /// Which CRM's paging.
     pub format: Format,
+    /// The position of the page's last record in the input (0 before any).
+    pub after: usize,
     /// How to ask for the next page: a Salesforce `nextRecordsUrl`, a Dataverse
-    /// `@odata.nextLink`, or HubSpot's `paging.next.after` cursor (or its link).
+    /// `@odata.nextLink`, HubSpot's `paging.next.link` or else its `after`
+    /// cursor; empty when a SOQL result says `done: false` without a link.
     pub next: String,
-    /// Records on this page.
-    pub records: usize,
 }
 
 /// A value of an input, as records.
@@ -196,8 +202,10 @@ pub fn expand<'a>(text: &'a str, object: Object<'a>) -> Expanded<'a> {
         Format::Dataverse => text_of(&object, "@odata.nextLink"),
         Format::Salesforce => {
             let done = object.get("done").and_then(|d| Scalar::of(d).as_bool());
-            match done {
-                Some(false) => text_of(&object, "nextRecordsUrl").or_else(|| Some(String::new())),
+            let link = text_of(&object, "nextRecordsUrl").filter(|l| !l.is_empty());
+            match (done, link) {
+                (_, Some(link)) => Some(link),
+                (Some(false), None) => Some(String::new()),
                 _ => None,
             }
         }
@@ -209,14 +217,14 @@ pub fn expand<'a>(text: &'a str, object: Object<'a>) -> Expanded<'a> {
                 text_of(&n, "link").or_else(|| {
                     n.get("after")
                         .map(Scalar::of)
-                        .and_then(|a| a.key().map(|k| format!("after={k}")))
+                        .and_then(|a| a.key().map(|k| k.into_owned()))
                 })
             }),
     };
     let more = next.map(|next| MorePages {
         format,
+        after: items.len(),
         next,
-        records: items.len(),
     });
     Expanded {
         records: items

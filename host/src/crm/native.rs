@@ -87,29 +87,47 @@ pub struct Native<'a> {
     pub parents: Vec<String>,
     /// HubSpot: associated companies.
     pub companies: Vec<String>,
+    /// Dataverse: the `@odata.etag` the record was read with; updates send it as
+    /// `If-Match` so that a change made since then is not overwritten.
+    pub etag: Option<String>,
 }
 
 impl<'a> Native<'a> {
-    /// Flattens `value`, read as `format`.
+    /// Flattens `value`, read as `format`; a HubSpot object's type is guessed from
+    /// its properties (use [`Native::parse_as`] when the caller knows it).
     pub fn parse(format: Format, value: &'a RawValue) -> Result<Native<'a>, ReadError> {
+        Native::parse_as(format, value, None)
+    }
+
+    /// Flattens `value`, read as `format`, as an object of type `object_type` when
+    /// given (see [`Native::of`]).
+    pub fn parse_as(
+        format: Format,
+        value: &'a RawValue,
+        object_type: Option<ObjectType>,
+    ) -> Result<Native<'a>, ReadError> {
         let object = Object::of(value).map_err(|e| match e {
             crate::json::ObjectError::Duplicate(_) => ReadError::new("", e.to_string()),
             _ => ReadError::new("", format!("a {format} record must be a JSON object")),
         })?;
-        Native::of(format, &object, None)
+        Native::of(format, &object, None, object_type)
     }
 
     /// Flattens an object already read, as `format`. `context` is the
     /// `@odata.context` of the Dataverse collection the record came out of, if any.
+    /// `object_type`, when given, is what the record is: HubSpot objects do not
+    /// say, so without it their type is guessed from their properties; Dataverse
+    /// and Salesforce records name their type and keep it.
     pub fn of(
         format: Format,
         object: &Object<'a>,
         context: Option<&str>,
+        object_type: Option<ObjectType>,
     ) -> Result<Native<'a>, ReadError> {
         match format {
             Format::Dataverse => dataverse(object, context),
             Format::Salesforce => salesforce(object),
-            Format::Hubspot => hubspot(object),
+            Format::Hubspot => hubspot(object, object_type),
             Format::Canonical => Err(ReadError::new("", "canonical records are not native")),
         }
     }
@@ -154,6 +172,7 @@ impl<'a> Native<'a> {
             children: Vec::new(),
             parents: Vec::new(),
             companies: Vec::new(),
+            etag: None,
         }
     }
 }
@@ -242,6 +261,7 @@ fn dataverse<'a>(object: &Object<'a>, context: Option<&str>) -> Result<Native<'a
     };
     let mut native = Native::new(Format::Dataverse, kind, table);
     native.id = text_of(object.get(&key));
+    native.etag = text_of(object.get("@odata.etag"));
     for (name, raw) in object.entries() {
         if name.contains('@') || *name == key {
             continue;
@@ -390,7 +410,17 @@ fn salesforce<'a>(object: &Object<'a>) -> Result<Native<'a>, ReadError> {
 
 // ---- HubSpot ------------------------------------------------------------------
 
-fn hubspot<'a>(object: &Object<'a>) -> Result<Native<'a>, ReadError> {
+/// HubSpot's default object type name for a record type.
+fn hubspot_entity(object: ObjectType) -> &'static str {
+    match object {
+        ObjectType::Lead | ObjectType::Contact => "contacts",
+        ObjectType::Opportunity => "deals",
+        ObjectType::Activity => "tasks",
+        ObjectType::Account => "companies",
+    }
+}
+
+fn hubspot<'a>(object: &Object<'a>, told: Option<ObjectType>) -> Result<Native<'a>, ReadError> {
     let properties = match object.get("properties").map(Scalar::of) {
         Some(Scalar::Object(raw)) => {
             Object::of(raw).map_err(|e| ReadError::new("properties", e.to_string()))?
@@ -404,7 +434,14 @@ fn hubspot<'a>(object: &Object<'a>) -> Result<Native<'a>, ReadError> {
     };
     let has = |p: &str| properties.contains_key(p);
     let has_prefix = |p: &str| properties.keys().any(|k| k.starts_with(p));
-    let (kind, entity) = if has("dealstage") || has("dealname") || has("pipeline") {
+    // A HubSpot contact is what is qualified as a lead.
+    let told = told.map(|t| match t {
+        ObjectType::Lead => ObjectType::Contact,
+        other => other,
+    });
+    let (kind, entity) = if let Some(kind) = told {
+        (kind, hubspot_entity(kind))
+    } else if has("dealstage") || has("dealname") || has("pipeline") {
         (ObjectType::Opportunity, "deals")
     } else if has_prefix("hs_task_") {
         (ObjectType::Activity, "tasks")

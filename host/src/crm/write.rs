@@ -1,14 +1,15 @@
 //! Decisions into the native requests that apply them.
 //!
-//! Each decision becomes a list of actions, in the order they should be sent:
-//! `{"method", "path", "body"}` for REST calls (paths relative to the instance's
-//! base URL), `{"operation": "convertLead", "body"}` for Salesforce's lead
-//! conversion (a SOAP API / Apex call: Salesforce has no standard REST resource
-//! for it). Ids that only exist once an earlier action has run are written as
-//! `{placeholders}` naming the response field that holds them. The field names
-//! and values are documented in `docs/adapters.md`.
+//! Each decision becomes a list of [`Request`]s in the order they must be sent.
+//! Updates of existing records never create one by mistake (Dataverse
+//! `If-Match`); records a decision creates get a key derived from the org, the
+//! record, the decision and the module version ([`idempotency_key`]), so a
+//! retried run updates what the first run created. An id that only an earlier
+//! response holds is written `@{reference.field}`. [`bundle`](super::bundle)
+//! groups a record's requests into one atomic send per CRM. Every request and
+//! the documentation it follows are listed in `docs/adapters.md`.
 
-use chrono::NaiveDate;
+use chrono::{Days, NaiveDate};
 use crm_rules_model::{
     ConversionPlan, FollowUp, FollowUpKind, Forecast, Outcome, Qualification, RecordAction,
     TransitionCheck,
@@ -16,7 +17,10 @@ use crm_rules_model::{
 use serde_json::{json, Map, Value};
 
 use super::native::Native;
+use super::request::{idempotency_key, key_guid, reference, Api, Method, Origin, Request};
 use super::{Format, Vocabulary};
+
+pub use super::request::WriteError;
 
 /// A decision to write.
 #[derive(Debug, Clone, Copy)]
@@ -36,10 +40,92 @@ pub enum Decision<'d> {
     Forecast(&'d Forecast),
 }
 
-type Result<T> = std::result::Result<T, String>;
+impl Decision<'_> {
+    /// The decision's kind, as idempotency keys name it.
+    fn kind(&self) -> &'static str {
+        match self {
+            Decision::Qualify(_) => "qualify",
+            Decision::Convert(_) => "convert",
+            Decision::Transition { .. } => "transition",
+            Decision::Forecast(_) => "forecast",
+        }
+    }
+}
 
-fn rest(method: &str, path: String, body: Value) -> Value {
-    json!({ "method": method, "path": path, "body": body })
+type Result<T> = std::result::Result<T, WriteError>;
+
+/// What every request of one record's decision shares.
+struct Target<'a, 'n> {
+    vocab: &'a Vocabulary,
+    native: &'a Native<'n>,
+    id: &'a str,
+    origin: &'a Origin<'a>,
+    kind: &'static str,
+}
+
+impl Target<'_, '_> {
+    /// The idempotency key of one record this decision creates.
+    fn key(&self, item: &str) -> String {
+        idempotency_key(self.origin, self.id, self.kind, item)
+    }
+
+    fn text(&self, slot: &str) -> Option<&str> {
+        self.native
+            .fields
+            .get(self.vocab.field(slot)?)
+            .and_then(|f| f.value.as_str())
+            .filter(|s| !s.is_empty())
+    }
+
+    fn setting(&self, rest: &str, message: impl Into<String>) -> WriteError {
+        WriteError::Setting {
+            setting: format!("crm.{}.{rest}", self.vocab.format),
+            message: message.into(),
+        }
+    }
+
+    fn refused(&self, reason: impl Into<String>) -> WriteError {
+        WriteError::Refused {
+            format: self.vocab.format,
+            reason: reason.into(),
+        }
+    }
+
+    fn integer(&self, what: &str, value: &str) -> Result<i64> {
+        value.parse().map_err(|_| {
+            self.setting(
+                &format!("write.{what}"),
+                format!("`{value}` is not a whole number (Dataverse option values are)"),
+            )
+        })
+    }
+
+    fn stage_value(&self, stage: &str) -> Result<(String, Option<f64>)> {
+        self.vocab
+            .native_stage(stage)
+            .map(|(native, entry)| (native.to_owned(), entry.probability))
+            .ok_or_else(|| {
+                self.setting(
+                    "stages",
+                    format!(
+                        "stage `{stage}` has no {} value in this org's vocabulary; map one",
+                        self.vocab.format
+                    ),
+                )
+            })
+    }
+
+    fn forecast_field(&self) -> Result<&str> {
+        self.vocab.write.forecast_field.as_deref().ok_or_else(|| {
+            self.setting(
+                "write.forecast_field",
+                format!(
+                    "{} has no standard writable probability field; name one",
+                    self.vocab.format
+                ),
+            )
+        })
+    }
 }
 
 fn outcome_key(outcome: &Outcome) -> String {
@@ -51,151 +137,138 @@ fn outcome_key(outcome: &Outcome) -> String {
     }
 }
 
-fn integer(vocab: &Vocabulary, what: &str, value: &str) -> Result<i64> {
-    value.parse().map_err(|_| {
-        format!(
-            "crm.{}.write.{what}: `{value}` is not a whole number (Dataverse option values are)",
-            vocab.format
-        )
-    })
-}
-
-fn field_text<'a>(native: &'a Native<'_>, vocab: &Vocabulary, slot: &str) -> Option<&'a str> {
-    native
-        .fields
-        .get(vocab.field(slot)?)
-        .and_then(|f| f.value.as_str())
-}
-
-/// The actions that apply `decision` to the record `native` in its CRM.
+/// The requests that apply `decision` to the record `native` in its CRM.
+/// `origin` names the org and module version the idempotency keys derive from.
 pub fn actions(
     vocab: &Vocabulary,
     native: &Native<'_>,
     decision: Decision<'_>,
-) -> Result<Vec<Value>> {
-    let id = native.id.as_deref().ok_or_else(|| {
-        format!(
-            "the {} {} has no id to write to",
-            native.format, native.entity
-        )
+    origin: &Origin<'_>,
+) -> Result<Vec<Request>> {
+    let id = native.id.as_deref().ok_or_else(|| WriteError::NoId {
+        format: native.format,
+        entity: native.entity.clone(),
     })?;
     if native.reference_only {
-        return Err(format!(
-            "the {} {} `{id}` is from an import file: it has a referenceId but no record Id to write to",
-            native.format, native.entity
-        ));
+        return Err(WriteError::ImportReference {
+            format: native.format,
+            entity: native.entity.clone(),
+            id: id.to_owned(),
+        });
     }
+    let target = Target {
+        vocab,
+        native,
+        id,
+        origin,
+        kind: decision.kind(),
+    };
     match native.format {
-        Format::Dataverse => dataverse(vocab, native, id, decision),
-        Format::Salesforce => salesforce(vocab, id, decision),
-        Format::Hubspot => hubspot(vocab, native, id, decision),
-        Format::Canonical => Err("canonical records have no native actions".to_owned()),
+        Format::Dataverse => dataverse(&target, decision),
+        Format::Salesforce => salesforce(&target, decision),
+        Format::Hubspot => hubspot(&target, decision),
+        Format::Canonical => Err(WriteError::Canonical),
     }
 }
 
-fn due_time(due: NaiveDate) -> String {
-    format!("{due}T00:00:00Z")
+fn midnight(day: NaiveDate) -> String {
+    format!("{day}T00:00:00Z")
 }
 
-fn stage_value(vocab: &Vocabulary, stage: &str) -> Result<String> {
-    vocab
-        .native_stage(stage)
-        .map(|(native, _)| native.to_owned())
-        .ok_or_else(|| {
-            format!(
-                "stage `{stage}` has no {} value in this org's vocabulary; map one in crm.{}.stages",
-                vocab.format, vocab.format
-            )
-        })
+fn percent(probability: f64) -> i64 {
+    (probability.clamp(0.0, 1.0) * 100.0).round() as i64
 }
 
 // ---- Dataverse ----------------------------------------------------------------
+//
+// Sources (MicrosoftDocs/powerapps-docs, developer/data-platform/webapi/):
+// update-delete-entities-using-web-api.md (`If-Match: *` keeps an update from
+// creating a record; upsert creates a record under a chosen id);
+// perform-conditional-operations-using-web-api.md (`If-Match: <etag>` for
+// optimistic concurrency); the QualifyLead action reference (previous-versions
+// dynamicscrm-2016 mt491164: parameters; returns Collection(crmbaseentity)).
 
-fn dataverse(
-    vocab: &Vocabulary,
-    native: &Native<'_>,
-    id: &str,
-    decision: Decision<'_>,
-) -> Result<Vec<Value>> {
-    let base = format!("/api/data/{}", vocab.api_version);
-    let lead = format!("{base}/leads({id})");
+/// Table logical name from an entity set name (`phonecalls` → `phonecall`).
+fn dataverse_table(set: &str) -> &str {
+    match set {
+        "opportunities" => "opportunity",
+        _ => set.strip_suffix('s').unwrap_or(set),
+    }
+}
+
+/// An update that never creates: the record's etag when it was read (optimistic
+/// concurrency), else `*` (the record must exist).
+fn dataverse_update(t: &Target<'_, '_>, reference: &str, path: String, body: Value) -> Request {
+    let condition = t.native.etag.clone().unwrap_or_else(|| "*".to_owned());
+    Request::rest(reference, Method::Patch, path, body).header("If-Match", condition)
+}
+
+fn dataverse(t: &Target<'_, '_>, decision: Decision<'_>) -> Result<Vec<Request>> {
+    let base = format!("/api/data/{}", t.vocab.api_version);
+    let leads = t.vocab.object("lead");
+    let opportunities = t.vocab.object("opportunity");
+    let lead = format!("{base}/{leads}({})", t.id);
     let mut out = Vec::new();
     match decision {
         Decision::Qualify(q) => {
+            // Qualifying sets rating and status only. QualifyLead creates records
+            // without the convert decision's de-duplication and leaves the lead
+            // read-only, so it belongs to convert.
             let key = outcome_key(&q.outcome);
             let mut patch = Map::new();
-            if let Some(rating) = vocab.write_rating(q.rating.as_str()) {
+            if let Some(rating) = t.vocab.write_rating(q.rating.as_str()) {
                 patch.insert(
                     "leadqualitycode".into(),
-                    integer(vocab, "rating", rating)?.into(),
+                    t.integer("rating", rating)?.into(),
                 );
             }
             match &q.outcome {
-                Outcome::Qualified => {
-                    if !patch.is_empty() {
-                        out.push(rest("PATCH", lead.clone(), Value::Object(patch)));
-                    }
-                    let status = vocab.write_status(&key).unwrap_or("3");
-                    let account = field_text(native, vocab, "existing_customer");
-                    let mut body = json!({
-                        "CreateAccount": account.is_none(),
-                        "CreateContact": true,
-                        "CreateOpportunity": true,
-                        "Status": integer(vocab, &format!("status.{key}"), status)?,
-                    });
-                    if let Some(account) = account {
-                        body["OpportunityCustomerId"] = json!({
-                            "@odata.type": "Microsoft.Dynamics.CRM.account",
-                            "accountid": account,
-                        });
-                    }
-                    out.push(rest(
-                        "POST",
-                        format!("{lead}/Microsoft.Dynamics.CRM.QualifyLead"),
-                        body,
-                    ));
-                }
                 Outcome::Disqualified { reason } => {
-                    let status = vocab.write_status(&key).ok_or_else(|| {
-                        format!("crm.dataverse.write.status has no value for `{key}`")
+                    let status = t.vocab.write_status(&key).ok_or_else(|| {
+                        t.setting(&format!("write.status.{key}"), "no lead status is set")
                     })?;
                     patch.insert("statecode".into(), 2.into());
                     patch.insert(
                         "statuscode".into(),
-                        integer(vocab, &format!("status.disqualified.{reason}"), status)?.into(),
+                        t.integer(&format!("status.disqualified.{reason}"), status)?
+                            .into(),
                     );
-                    out.push(rest("PATCH", lead.clone(), Value::Object(patch)));
                 }
-                Outcome::Nurture | Outcome::NeedsInformation { .. } => {
-                    if let Some(status) = vocab.write_status(&key) {
+                _ => {
+                    // Open (statecode 0) statuses only: Qualified (statecode 1) is
+                    // what QualifyLead sets when the lead converts.
+                    if let Some(status) = t.vocab.write_status(&key) {
                         patch.insert("statecode".into(), 0.into());
                         patch.insert(
                             "statuscode".into(),
-                            integer(vocab, &format!("status.{key}"), status)?.into(),
+                            t.integer(&format!("status.{key}"), status)?.into(),
                         );
-                    }
-                    if !patch.is_empty() {
-                        out.push(rest("PATCH", lead.clone(), Value::Object(patch)));
                     }
                 }
             }
-            for follow_up in &q.follow_ups {
-                out.push(dataverse_follow_up(&base, id, follow_up));
+            if !patch.is_empty() {
+                out.push(dataverse_update(t, "lead", lead, Value::Object(patch)));
+            }
+            for (i, follow_up) in q.follow_ups.iter().enumerate() {
+                out.push(dataverse_follow_up(t, &base, leads, i + 1, follow_up));
             }
         }
         Decision::Convert(plan) => {
+            // The lead is read-only once qualified: link it first.
             if let RecordAction::Link(opportunity) = &plan.opportunity {
-                out.push(rest(
-                    "PATCH",
+                out.push(dataverse_update(
+                    t,
+                    "lead",
                     lead.clone(),
-                    json!({ "qualifyingopportunityid@odata.bind": format!("/opportunities({opportunity})") }),
+                    json!({ "qualifyingopportunityid@odata.bind": format!("/{opportunities}({opportunity})") }),
                 ));
             }
+            let status = t.vocab.write_status("converted").unwrap_or("3");
             let mut body = json!({
                 "CreateAccount": plan.account == RecordAction::Create,
                 "CreateContact": plan.contact == RecordAction::Create,
                 "CreateOpportunity": plan.opportunity == RecordAction::Create,
-                "Status": integer(vocab, "status.converted", vocab.write_status("converted").unwrap_or("3"))?,
+                "Status": t.integer("status.converted", status)?,
             });
             let customer = match (&plan.account, &plan.contact) {
                 (RecordAction::Link(account), _) => Some(("account", account)),
@@ -208,8 +281,17 @@ fn dataverse(
                     format!("{table}id"): customer,
                 });
             }
-            out.push(rest(
-                "POST",
+            if plan.opportunity == RecordAction::Create {
+                if let Some(currency) = dataverse_currency(t, plan)? {
+                    body["OpportunityCurrencyId"] = json!({
+                        "@odata.type": "Microsoft.Dynamics.CRM.transactioncurrency",
+                        "transactioncurrencyid": currency,
+                    });
+                }
+            }
+            out.push(Request::rest(
+                "qualify",
+                Method::Post,
                 format!("{lead}/Microsoft.Dynamics.CRM.QualifyLead"),
                 body,
             ));
@@ -218,10 +300,10 @@ fn dataverse(
                 if let Some(name) = &plan.opportunity_name {
                     opportunity.insert("name".into(), name.clone().into());
                 }
-                if let Ok(stage) = stage_value(vocab, &plan.initial_stage) {
-                    if let Ok(n) = stage.parse::<i64>() {
-                        opportunity.insert("salesstage".into(), n.into());
-                    }
+                // An unmapped stage is an error, not a silently shorter update.
+                let (stage, _) = t.stage_value(&plan.initial_stage)?;
+                if let Ok(n) = stage.parse::<i64>() {
+                    opportunity.insert("salesstage".into(), n.into());
                 }
                 opportunity.insert("stepname".into(), plan.initial_stage.clone().into());
                 if let Some(value) = &plan.estimated_value {
@@ -230,38 +312,48 @@ fn dataverse(
                 if let Some(close) = plan.estimated_close {
                     opportunity.insert("estimatedclosedate".into(), close.to_string().into());
                 }
-                out.push(rest(
-                    "PATCH",
-                    format!("{base}/opportunities({{CreatedEntities.opportunityid}})"),
-                    Value::Object(opportunity),
-                ));
+                // QualifyLead answers with the created records as a collection
+                // (no Location header), so a change set's `$n` cannot name the
+                // opportunity: its id is read from that collection.
+                out.push(
+                    Request::rest(
+                        "opportunity",
+                        Method::Patch,
+                        format!(
+                            "{base}/{opportunities}({})",
+                            reference("qualify", "opportunityid")
+                        ),
+                        Value::Object(opportunity),
+                    )
+                    .header("If-Match", "*"),
+                );
             }
         }
         Decision::Transition { check, to } => {
             if check.allowed {
-                let stage = stage_value(vocab, to)?;
+                let (stage, probability) = t.stage_value(to)?;
                 let mut body = Map::new();
                 match stage.parse::<i64>() {
                     Ok(n) => body.insert("salesstage".into(), n.into()),
                     Err(_) => body.insert("stepname".into(), stage.into()),
                 };
-                if let Some((_, entry)) = vocab.native_stage(to) {
-                    if let Some(p) = entry.probability {
-                        body.insert("closeprobability".into(), (p.round() as i64).into());
-                    }
+                if let Some(p) = probability {
+                    body.insert("closeprobability".into(), (p.round() as i64).into());
                 }
-                out.push(rest(
-                    "PATCH",
-                    format!("{base}/opportunities({id})"),
+                out.push(dataverse_update(
+                    t,
+                    "opportunity",
+                    format!("{base}/{opportunities}({})", t.id),
                     Value::Object(body),
                 ));
             }
         }
         Decision::Forecast(f) => {
-            let field = forecast_field(vocab)?;
-            out.push(rest(
-                "PATCH",
-                format!("{base}/opportunities({id})"),
+            let field = t.forecast_field()?;
+            out.push(dataverse_update(
+                t,
+                "opportunity",
+                format!("{base}/{opportunities}({})", t.id),
                 json!({ field: percent(f.probability) }),
             ));
         }
@@ -269,98 +361,123 @@ fn dataverse(
     Ok(out)
 }
 
-fn dataverse_follow_up(base: &str, lead: &str, follow_up: &FollowUp) -> Value {
-    let (set, table) = match follow_up.kind {
-        FollowUpKind::Call => ("phonecalls", "phonecall"),
-        FollowUpKind::Meeting => ("appointments", "appointment"),
-        FollowUpKind::Email | FollowUpKind::Task => ("tasks", "task"),
+/// The `transactioncurrencyid` the new opportunity's amount is in: the lead's
+/// own currency lookup, else the org's id for the plan's currency. An amount with
+/// neither would land in the org's base currency, whatever it is: refused.
+fn dataverse_currency(t: &Target<'_, '_>, plan: &ConversionPlan) -> Result<Option<String>> {
+    if let Some(id) = t
+        .native
+        .fields
+        .get("transactioncurrencyid")
+        .and_then(|f| f.value.as_str())
+    {
+        return Ok(Some(id.to_owned()));
+    }
+    let Some(value) = &plan.estimated_value else {
+        return Ok(None);
     };
+    match t.vocab.write.currency_ids.get(&value.currency) {
+        Some(id) => Ok(Some(id.clone())),
+        None => Err(t.setting(
+            &format!("write.currency_ids.{}", value.currency),
+            format!(
+                "the lead has no currency lookup and the org names no transactioncurrencyid for {}: \
+                 without OpportunityCurrencyId the amount would be taken in the org's base currency",
+                value.currency
+            ),
+        )),
+    }
+}
+
+/// A follow-up activity, created by upsert under a primary key derived from the
+/// idempotency key: a retried request updates the activity the first one made.
+fn dataverse_follow_up(
+    t: &Target<'_, '_>,
+    base: &str,
+    leads: &str,
+    n: usize,
+    follow_up: &FollowUp,
+) -> Request {
+    let role = match follow_up.kind {
+        FollowUpKind::Call => "call",
+        FollowUpKind::Meeting => "meeting",
+        FollowUpKind::Email | FollowUpKind::Task => "task",
+    };
+    let set = t.vocab.object(role);
+    let table = dataverse_table(set);
+    let lead_table = dataverse_table(leads);
+    let guid = key_guid(&t.key(&format!("follow_up_{n}")));
     let mut body = json!({
         "subject": follow_up.subject,
-        "scheduledend": due_time(follow_up.due),
-        format!("regardingobjectid_lead_{table}@odata.bind"): format!("/leads({lead})"),
+        format!("regardingobjectid_{lead_table}_{table}@odata.bind"): format!("/{leads}({})", t.id),
     });
-    if table == "appointment" {
-        body["scheduledstart"] = due_time(follow_up.due).into();
+    if role == "meeting" {
+        // An appointment is all day on its due date: start and end a day apart
+        // (appointment entity reference: isalldayevent, scheduleddurationminutes).
+        let next = follow_up
+            .due
+            .checked_add_days(Days::new(1))
+            .unwrap_or(follow_up.due);
+        body["isalldayevent"] = true.into();
+        body["scheduledstart"] = midnight(follow_up.due).into();
+        body["scheduledend"] = midnight(next).into();
+        body["scheduleddurationminutes"] = 1440.into();
+    } else {
+        body["scheduledend"] = midnight(follow_up.due).into();
     }
-    rest("POST", format!("{base}/{set}"), body)
-}
-
-fn percent(probability: f64) -> i64 {
-    (probability.clamp(0.0, 1.0) * 100.0).round() as i64
-}
-
-fn forecast_field(vocab: &Vocabulary) -> Result<&str> {
-    vocab.write.forecast_field.as_deref().ok_or_else(|| {
-        format!(
-            "{} has no standard writable probability field; name one in crm.{}.write.forecast_field",
-            vocab.format, vocab.format
-        )
-    })
+    Request::rest(
+        format!("follow_up_{n}"),
+        Method::Patch,
+        format!("{base}/{set}({guid})"),
+        body,
+    )
 }
 
 // ---- Salesforce ---------------------------------------------------------------
+//
+// Sources: SOAP API convertLead() and its LeadConvert arguments
+// (developer.salesforce.com, sforce_api_calls_convertlead.htm); REST sObject Rows
+// and sObject Rows by External ID (upsert); Task and Event object references.
 
-fn salesforce(vocab: &Vocabulary, id: &str, decision: Decision<'_>) -> Result<Vec<Value>> {
-    let base = format!("/services/data/{}/sobjects", vocab.api_version);
+fn salesforce(t: &Target<'_, '_>, decision: Decision<'_>) -> Result<Vec<Request>> {
+    let version = &t.vocab.api_version;
+    let base = format!("/services/data/{version}/sobjects");
+    let lead_object = t.vocab.object("lead");
+    let opportunity_object = t.vocab.object("opportunity");
     let mut out = Vec::new();
     match decision {
         Decision::Qualify(q) => {
             let key = outcome_key(&q.outcome);
             let mut patch = Map::new();
-            if let Some(status) = vocab.write_status(&key) {
+            if let Some(status) = t.vocab.write_status(&key) {
                 patch.insert("Status".into(), status.into());
             } else if matches!(q.outcome, Outcome::Disqualified { .. }) {
-                return Err(format!(
-                    "crm.salesforce.write.status has no value for `{key}`"
-                ));
+                return Err(t.setting(&format!("write.status.{key}"), "no lead status is set"));
             }
-            if let Some(rating) = vocab.write_rating(q.rating.as_str()) {
+            if let Some(rating) = t.vocab.write_rating(q.rating.as_str()) {
                 patch.insert("Rating".into(), rating.into());
             }
             if !patch.is_empty() {
-                out.push(rest(
-                    "PATCH",
-                    format!("{base}/Lead/{id}"),
+                out.push(Request::rest(
+                    "lead",
+                    Method::Patch,
+                    format!("{base}/{lead_object}/{}", t.id),
                     Value::Object(patch),
                 ));
             }
-            for follow_up in &q.follow_ups {
-                let body = match follow_up.kind {
-                    FollowUpKind::Meeting => json!({
-                        "Subject": follow_up.subject,
-                        "WhoId": id,
-                        "IsAllDayEvent": true,
-                        "ActivityDate": follow_up.due.to_string(),
-                    }),
-                    kind => json!({
-                        "Subject": follow_up.subject,
-                        "WhoId": id,
-                        "ActivityDate": follow_up.due.to_string(),
-                        "Status": "Not Started",
-                        "TaskSubtype": match kind {
-                            FollowUpKind::Call => "Call",
-                            FollowUpKind::Email => "Email",
-                            _ => "Task",
-                        },
-                    }),
-                };
-                let object = if follow_up.kind == FollowUpKind::Meeting {
-                    "Event"
-                } else {
-                    "Task"
-                };
-                out.push(rest("POST", format!("{base}/{object}"), body));
+            for (i, follow_up) in q.follow_ups.iter().enumerate() {
+                out.push(salesforce_follow_up(t, &base, i + 1, follow_up));
             }
         }
         Decision::Convert(plan) => {
-            let status = vocab.write_status("converted").ok_or_else(|| {
-                "crm.salesforce.write.status.converted is not set: name the lead status whose \
-                 IsConverted is true"
-                    .to_owned()
+            let status = t.vocab.write_status("converted").ok_or_else(|| {
+                t.setting(
+                    "write.status.converted",
+                    "not set: name the lead status whose IsConverted is true",
+                )
             })?;
             let mut convert = Map::new();
-            convert.insert("leadId".into(), id.into());
+            convert.insert("leadId".into(), t.id.into());
             convert.insert("convertedStatus".into(), status.into());
             match &plan.account {
                 RecordAction::Link(account) => {
@@ -368,86 +485,160 @@ fn salesforce(vocab: &Vocabulary, id: &str, decision: Decision<'_>) -> Result<Ve
                 }
                 RecordAction::Create => {}
                 RecordAction::Skip => {
-                    return Err(
-                        "Salesforce cannot convert a lead without an account (the plan skips it)"
-                            .to_owned(),
-                    )
+                    return Err(t.refused(
+                        "convertLead always creates or links an account; the plan skips it",
+                    ))
                 }
             }
             if let RecordAction::Link(contact) = &plan.contact {
+                // convertLead(): "contactId ... this contact must be associated with
+                // the specified accountId, and an accountId must be specified".
+                if !matches!(plan.account, RecordAction::Link(_)) {
+                    return Err(t.refused(format!(
+                        "convertLead requires an accountId with a contactId (the contact must \
+                         belong to that account), but the plan links contact `{contact}` and \
+                         creates a new account"
+                    )));
+                }
                 convert.insert("contactId".into(), contact.clone().into());
             }
-            convert.insert(
-                "doNotCreateOpportunity".into(),
-                (plan.opportunity != RecordAction::Create).into(),
-            );
-            if let RecordAction::Link(opportunity) = &plan.opportunity {
-                convert.insert("opportunityId".into(), opportunity.clone().into());
-            }
-            if plan.opportunity == RecordAction::Create {
-                if let Some(name) = &plan.opportunity_name {
-                    convert.insert("opportunityName".into(), name.clone().into());
+            // convertLead(): opportunityId must be blank when doNotCreateOpportunity
+            // is true; merging into an existing opportunity is doNotCreateOpportunity
+            // false with its opportunityId.
+            match &plan.opportunity {
+                RecordAction::Create => {
+                    convert.insert("doNotCreateOpportunity".into(), false.into());
+                    if let Some(name) = &plan.opportunity_name {
+                        convert.insert("opportunityName".into(), name.clone().into());
+                    }
+                }
+                RecordAction::Link(opportunity) => {
+                    convert.insert("doNotCreateOpportunity".into(), false.into());
+                    convert.insert("opportunityId".into(), opportunity.clone().into());
+                }
+                RecordAction::Skip => {
+                    convert.insert("doNotCreateOpportunity".into(), true.into());
                 }
             }
-            out.push(json!({
-                "operation": "convertLead",
-                "body": { "leadConverts": [Value::Object(convert)] },
-            }));
+            // Salesforce has no REST resource for lead conversion: it is a SOAP
+            // call (or Apex), sent on its own before any REST request needing it.
+            out.push(Request {
+                reference: "convert".into(),
+                api: Api::Soap("convertLead"),
+                method: Method::Post,
+                path: format!(
+                    "/services/Soap/u/{}",
+                    version.trim_start_matches(['v', 'V'])
+                ),
+                headers: Default::default(),
+                body: Some(super::request::Body::Json(
+                    json!({ "leadConverts": [Value::Object(convert)] }),
+                )),
+            });
             if plan.opportunity == RecordAction::Create {
                 let mut opportunity = Map::new();
                 opportunity.insert(
                     "StageName".into(),
-                    stage_value(vocab, &plan.initial_stage)?.into(),
+                    t.stage_value(&plan.initial_stage)?.0.into(),
                 );
                 if let Some(value) = &plan.estimated_value {
                     opportunity.insert("Amount".into(), value.amount.into());
+                    // CurrencyIsoCode exists only in multi-currency orgs: the lead
+                    // carrying one says this org is one.
+                    if t.native.fields.contains_key("CurrencyIsoCode") {
+                        opportunity.insert("CurrencyIsoCode".into(), value.currency.clone().into());
+                    }
                 }
                 if let Some(close) = plan.estimated_close {
                     opportunity.insert("CloseDate".into(), close.to_string().into());
                 }
-                out.push(rest(
-                    "PATCH",
-                    format!("{base}/Opportunity/{{opportunityId}}"),
+                out.push(Request::rest(
+                    "opportunity",
+                    Method::Patch,
+                    format!(
+                        "{base}/{opportunity_object}/{}",
+                        reference("convert", "opportunityId")
+                    ),
                     Value::Object(opportunity),
                 ));
             }
         }
         Decision::Transition { check, to } => {
             if check.allowed {
-                out.push(rest(
-                    "PATCH",
-                    format!("{base}/Opportunity/{id}"),
-                    json!({ "StageName": stage_value(vocab, to)? }),
+                out.push(Request::rest(
+                    "opportunity",
+                    Method::Patch,
+                    format!("{base}/{opportunity_object}/{}", t.id),
+                    json!({ "StageName": t.stage_value(to)?.0 }),
                 ));
             }
         }
         Decision::Forecast(f) => {
-            out.push(rest(
-                "PATCH",
-                format!("{base}/Opportunity/{id}"),
-                json!({ forecast_field(vocab)?: percent(f.probability) }),
+            out.push(Request::rest(
+                "opportunity",
+                Method::Patch,
+                format!("{base}/{opportunity_object}/{}", t.id),
+                json!({ t.forecast_field()?: percent(f.probability) }),
             ));
         }
     }
     Ok(out)
 }
 
-// ---- HubSpot ------------------------------------------------------------------
+/// A follow-up Task or (for a meeting) an all-day Event. With the org's External
+/// ID field it is an upsert by that field; without one, a plain create.
+fn salesforce_follow_up(t: &Target<'_, '_>, base: &str, n: usize, follow_up: &FollowUp) -> Request {
+    let (role, body) = match follow_up.kind {
+        FollowUpKind::Meeting => (
+            "meeting",
+            json!({
+                "Subject": follow_up.subject,
+                "WhoId": t.id,
+                "IsAllDayEvent": true,
+                "ActivityDate": follow_up.due.to_string(),
+            }),
+        ),
+        kind => (
+            "task",
+            json!({
+                "Subject": follow_up.subject,
+                "WhoId": t.id,
+                "ActivityDate": follow_up.due.to_string(),
+                "Status": "Not Started",
+                "TaskSubtype": match kind {
+                    FollowUpKind::Call => "Call",
+                    FollowUpKind::Email => "Email",
+                    _ => "Task",
+                },
+            }),
+        ),
+    };
+    let object = t.vocab.object(role);
+    let reference = format!("follow_up_{n}");
+    match &t.vocab.write.idempotency_field {
+        Some(field) => {
+            let key = t.key(&reference);
+            Request::rest(
+                reference,
+                Method::Patch,
+                format!("{base}/{object}/{field}/{key}"),
+                body,
+            )
+        }
+        None => Request::rest(reference, Method::Post, format!("{base}/{object}"), body),
+    }
+}
 
-/// HubSpot's default association type ids (developers.hubspot.com, associations v4).
+// ---- HubSpot ------------------------------------------------------------------
+//
+// Sources (developers.hubspot.com): CRM objects (create, update, batch upsert by
+// `idProperty`), tasks and deals guides (`dealname`, `dealstage`, `pipeline`),
+// associations v4 (default associations; type ids 204 task→contact, 3
+// deal→contact, 5 deal→company).
+
 const TASK_TO_CONTACT: u32 = 204;
 const DEAL_TO_CONTACT: u32 = 3;
 const DEAL_TO_COMPANY: u32 = 5;
-
-const LIFECYCLE_ORDER: &[&str] = &[
-    "subscriber",
-    "lead",
-    "marketingqualifiedlead",
-    "salesqualifiedlead",
-    "opportunity",
-    "customer",
-    "evangelist",
-];
 
 fn association(id: &str, type_id: u32) -> Value {
     json!({
@@ -456,18 +647,15 @@ fn association(id: &str, type_id: u32) -> Value {
     })
 }
 
-/// Contact properties for an outcome. Lifecycle stages only move forward
-/// (HubSpot refuses to move a contact back without clearing the stage first), so a
-/// stage before the contact's current one is not written.
-fn hubspot_contact_update(
-    vocab: &Vocabulary,
-    native: &Native<'_>,
-    key: &str,
-) -> Map<String, Value> {
+/// Contact properties for an outcome. Lifecycle stages only move forward in the
+/// org's order (`write.lifecycle_order`), so a stage behind the contact's current
+/// one is not written.
+fn hubspot_contact_update(t: &Target<'_, '_>, key: &str) -> Map<String, Value> {
     let mut properties = Map::new();
-    if let Some(stage) = vocab.write_lifecycle(key) {
-        let current = field_text(native, vocab, "lifecycle");
-        let rank = |s: &str| LIFECYCLE_ORDER.iter().position(|x| *x == s);
+    if let Some(stage) = t.vocab.write_lifecycle(key) {
+        let current = t.text("lifecycle");
+        let order = &t.vocab.write.lifecycle_order;
+        let rank = |s: &str| order.iter().position(|x| x == s);
         let backwards = match (current.and_then(rank), rank(stage)) {
             (Some(now), Some(new)) => new < now,
             _ => false,
@@ -476,107 +664,216 @@ fn hubspot_contact_update(
             properties.insert("lifecyclestage".into(), stage.into());
         }
     }
-    if let Some(status) = vocab.write_status(key) {
+    if let Some(status) = t.vocab.write_status(key) {
         properties.insert("hs_lead_status".into(), status.into());
     }
     properties
 }
 
-fn hubspot(
-    vocab: &Vocabulary,
-    native: &Native<'_>,
-    id: &str,
-    decision: Decision<'_>,
-) -> Result<Vec<Value>> {
-    let base = "/crm/v3/objects";
+/// Creates one object: with the org's unique property, a one-input `batch/upsert`
+/// keyed by the idempotency key (then its associations, which upsert inputs do
+/// not carry); without one, a plain create with its associations inline.
+fn hubspot_create(
+    t: &Target<'_, '_>,
+    reference_name: &str,
+    object: &str,
+    mut properties: Map<String, Value>,
+    associations: Vec<(String, String, u32)>,
+) -> Vec<Request> {
+    let objects = t.vocab.objects_path();
+    match &t.vocab.write.idempotency_field {
+        Some(field) => {
+            let key = t.key(reference_name);
+            properties.insert(field.clone(), key.clone().into());
+            let mut out = vec![Request::rest(
+                reference_name,
+                Method::Post,
+                format!("{objects}/{object}/batch/upsert"),
+                json!({ "inputs": [{ "idProperty": field, "id": key, "properties": properties }] }),
+            )];
+            let created = reference(reference_name, "results[0].id");
+            for (i, (to_object, to_id, _)) in associations.iter().enumerate() {
+                out.push(hubspot_associate(
+                    t,
+                    &format!("{reference_name}_link_{}", i + 1),
+                    object,
+                    &created,
+                    to_object,
+                    to_id,
+                ));
+            }
+            out
+        }
+        None => {
+            let inline: Vec<Value> = associations
+                .iter()
+                .map(|(_, id, type_id)| association(id, *type_id))
+                .collect();
+            vec![Request::rest(
+                reference_name,
+                Method::Post,
+                format!("{objects}/{object}"),
+                json!({ "properties": properties, "associations": inline }),
+            )]
+        }
+    }
+}
+
+/// The default (unlabelled) association between two records (associations v4:
+/// `PUT .../{from}/{id}/associations/default/{to}/{id}`).
+fn hubspot_associate(
+    t: &Target<'_, '_>,
+    reference_name: &str,
+    from: &str,
+    from_id: &str,
+    to: &str,
+    to_id: &str,
+) -> Request {
+    Request {
+        reference: reference_name.to_owned(),
+        api: Api::Rest,
+        method: Method::Put,
+        path: format!(
+            "{}/{from}/{from_id}/associations/default/{to}/{to_id}",
+            t.vocab.associations_path()
+        ),
+        headers: Default::default(),
+        body: None,
+    }
+}
+
+fn hubspot(t: &Target<'_, '_>, decision: Decision<'_>) -> Result<Vec<Request>> {
+    let objects = t.vocab.objects_path();
+    let contacts = t.vocab.object("lead");
+    let deals = t.vocab.object("opportunity");
     let mut out = Vec::new();
     match decision {
         Decision::Qualify(q) => {
-            let properties = hubspot_contact_update(vocab, native, &outcome_key(&q.outcome));
+            let properties = hubspot_contact_update(t, &outcome_key(&q.outcome));
             if !properties.is_empty() {
-                out.push(rest(
-                    "PATCH",
-                    format!("{base}/contacts/{id}"),
+                out.push(Request::rest(
+                    "contact",
+                    Method::Patch,
+                    format!("{objects}/{contacts}/{}", t.id),
                     json!({ "properties": properties }),
                 ));
             }
-            for follow_up in &q.follow_ups {
-                out.push(rest(
-                    "POST",
-                    format!("{base}/tasks"),
-                    json!({
-                        "properties": {
-                            "hs_timestamp": due_time(follow_up.due),
-                            "hs_task_subject": follow_up.subject,
-                            "hs_task_type": match follow_up.kind {
-                                FollowUpKind::Call => "CALL",
-                                FollowUpKind::Email => "EMAIL",
-                                _ => "TODO",
-                            },
-                            "hs_task_status": "NOT_STARTED",
-                        },
-                        "associations": [association(id, TASK_TO_CONTACT)],
-                    }),
+            for (i, follow_up) in q.follow_ups.iter().enumerate() {
+                let mut properties = Map::new();
+                properties.insert("hs_timestamp".into(), midnight(follow_up.due).into());
+                properties.insert("hs_task_subject".into(), follow_up.subject.clone().into());
+                properties.insert(
+                    "hs_task_type".into(),
+                    match follow_up.kind {
+                        FollowUpKind::Call => "CALL",
+                        FollowUpKind::Email => "EMAIL",
+                        _ => "TODO",
+                    }
+                    .into(),
+                );
+                properties.insert("hs_task_status".into(), "NOT_STARTED".into());
+                out.extend(hubspot_create(
+                    t,
+                    &format!("follow_up_{}", i + 1),
+                    t.vocab.object("task"),
+                    properties,
+                    vec![(contacts.to_owned(), t.id.to_owned(), TASK_TO_CONTACT)],
                 ));
             }
         }
         Decision::Convert(plan) => {
-            if plan.opportunity == RecordAction::Create {
-                let mut properties = Map::new();
-                if let Some(name) = &plan.opportunity_name {
-                    properties.insert("dealname".into(), name.clone().into());
+            match &plan.opportunity {
+                RecordAction::Create => {
+                    let mut properties = Map::new();
+                    // The deals guide asks for dealname, dealstage and pipeline.
+                    let name = plan
+                        .opportunity_name
+                        .clone()
+                        .or_else(|| t.text("company").map(str::to_owned))
+                        .or_else(|| {
+                            let parts: Vec<&str> = [t.text("first_name"), t.text("last_name")]
+                                .into_iter()
+                                .flatten()
+                                .collect();
+                            (!parts.is_empty()).then(|| parts.join(" "))
+                        })
+                        .ok_or_else(|| {
+                            t.refused(
+                                "a deal needs a dealname and neither the plan nor the contact \
+                                 (company, name) gives one",
+                            )
+                        })?;
+                    properties.insert("dealname".into(), name.into());
+                    if let Some(pipeline) = &t.vocab.write.pipeline {
+                        properties.insert("pipeline".into(), pipeline.clone().into());
+                    }
+                    properties.insert(
+                        "dealstage".into(),
+                        t.stage_value(&plan.initial_stage)?.0.into(),
+                    );
+                    if let Some(value) = &plan.estimated_value {
+                        properties.insert("amount".into(), value.amount.to_string().into());
+                        properties
+                            .insert("deal_currency_code".into(), value.currency.clone().into());
+                    }
+                    if let Some(close) = plan.estimated_close {
+                        properties.insert("closedate".into(), midnight(close).into());
+                    }
+                    let mut associations =
+                        vec![(contacts.to_owned(), t.id.to_owned(), DEAL_TO_CONTACT)];
+                    let company = match &plan.account {
+                        RecordAction::Link(account) => Some(account.clone()),
+                        _ => t.native.companies.first().cloned(),
+                    };
+                    if let Some(company) = company {
+                        associations.push((
+                            t.vocab.object("company").to_owned(),
+                            company,
+                            DEAL_TO_COMPANY,
+                        ));
+                    }
+                    out.extend(hubspot_create(t, "deal", deals, properties, associations));
                 }
-                if let Some(pipeline) = &vocab.write.pipeline {
-                    properties.insert("pipeline".into(), pipeline.clone().into());
+                RecordAction::Link(deal) => {
+                    // Converting into an existing deal is associating the contact
+                    // with it; patching the contact alone leaves them unrelated.
+                    out.push(hubspot_associate(
+                        t,
+                        "deal_link",
+                        contacts,
+                        t.id,
+                        deals,
+                        deal,
+                    ));
                 }
-                properties.insert(
-                    "dealstage".into(),
-                    stage_value(vocab, &plan.initial_stage)?.into(),
-                );
-                if let Some(value) = &plan.estimated_value {
-                    properties.insert("amount".into(), value.amount.to_string().into());
-                    properties.insert("deal_currency_code".into(), value.currency.clone().into());
-                }
-                if let Some(close) = plan.estimated_close {
-                    properties.insert("closedate".into(), due_time(close).into());
-                }
-                let mut associations = vec![association(id, DEAL_TO_CONTACT)];
-                let company = match &plan.account {
-                    RecordAction::Link(account) => Some(account.clone()),
-                    _ => native.companies.first().cloned(),
-                };
-                if let Some(company) = company {
-                    associations.push(association(&company, DEAL_TO_COMPANY));
-                }
-                out.push(rest(
-                    "POST",
-                    format!("{base}/deals"),
-                    json!({ "properties": properties, "associations": associations }),
-                ));
+                RecordAction::Skip => {}
             }
-            let properties = hubspot_contact_update(vocab, native, "converted");
+            let properties = hubspot_contact_update(t, "converted");
             if !properties.is_empty() {
-                out.push(rest(
-                    "PATCH",
-                    format!("{base}/contacts/{id}"),
+                out.push(Request::rest(
+                    "contact",
+                    Method::Patch,
+                    format!("{objects}/{contacts}/{}", t.id),
                     json!({ "properties": properties }),
                 ));
             }
         }
         Decision::Transition { check, to } => {
             if check.allowed {
-                out.push(rest(
-                    "PATCH",
-                    format!("{base}/deals/{id}"),
-                    json!({ "properties": { "dealstage": stage_value(vocab, to)? } }),
+                out.push(Request::rest(
+                    "deal",
+                    Method::Patch,
+                    format!("{objects}/{deals}/{}", t.id),
+                    json!({ "properties": { "dealstage": t.stage_value(to)?.0 } }),
                 ));
             }
         }
         Decision::Forecast(f) => {
-            let field = forecast_field(vocab)?;
-            out.push(rest(
-                "PATCH",
-                format!("{base}/deals/{id}"),
+            let field = t.forecast_field()?;
+            out.push(Request::rest(
+                "deal",
+                Method::Patch,
+                format!("{objects}/{deals}/{}", t.id),
                 json!({ "properties": { field: (percent(f.probability) as f64 / 100.0).to_string() } }),
             ));
         }

@@ -51,8 +51,11 @@ pub struct Output {
     pub messages: Vec<String>,
     /// Audit entries to append, one per record, when the run audits.
     pub audit: Vec<AuditItem>,
-    /// Inputs that were one page of a longer collection.
+    /// Inputs that were one page of a longer collection (each also has a notice
+    /// line in `text`).
     pub more: Vec<MorePages>,
+    /// What a person should know that is not an error (one page of many).
+    pub warnings: Vec<String>,
 }
 
 impl Output {
@@ -63,6 +66,7 @@ impl Output {
         self.messages.extend(other.messages);
         self.audit.extend(other.audit);
         self.more.extend(other.more);
+        self.warnings.extend(other.warnings);
     }
 }
 
@@ -84,15 +88,15 @@ pub struct Pipeline<'a> {
 }
 
 impl<'a> Pipeline<'a> {
-    /// Reads, decides and writes the records of one chunk, on this thread.
+    /// Reads, decides and writes the records of one chunk, on this thread. A
+    /// collection that was one page of more gets a notice line after its last
+    /// record.
     pub fn run(&self, records: &Records<'_>) -> Output {
         let jobs = self.reading.jobs(self.source_name, &records.records);
-        let mut output = self.decide_and_write(&jobs);
-        output.more.extend(records.more.iter().cloned());
-        output
+        self.decide_and_write(&jobs, &records.more)
     }
 
-    fn decide_and_write(&self, jobs: &[Job<'_>]) -> Output {
+    fn decide_and_write(&self, jobs: &[Job<'_>], more: &[MorePages]) -> Output {
         let mut answers = Vec::with_capacity(jobs.len());
         for part in jobs.chunks(BATCH_RECORDS) {
             let inputs: Vec<InputRef<'_>> = part
@@ -120,8 +124,15 @@ impl<'a> Pipeline<'a> {
             }
         }
         let mut output = Output::default();
+        let mut notices = more.iter().peekable();
         for (job, answer) in jobs.iter().zip(answers) {
+            while let Some(notice) = notices.next_if(|n| n.after < job.position) {
+                write::notice(self, notice, &mut output);
+            }
             write::record(self, job, answer, &mut output);
+        }
+        for notice in notices {
+            write::notice(self, notice, &mut output);
         }
         output
     }
@@ -137,7 +148,7 @@ impl<'a> Pipeline<'a> {
         let records: Vec<Records<'_>> = std::thread::scope(|scope| {
             let handles: Vec<_> = parts
                 .iter()
-                .map(|lines| scope.spawn(move || Records::of_lines(lines, 0)))
+                .map(|lines| scope.spawn(move || Records::of_lines(lines, 1)))
                 .collect();
             handles
                 .into_iter()
@@ -147,8 +158,12 @@ impl<'a> Pipeline<'a> {
         let mut next = first_position;
         let mut numbered = Vec::with_capacity(records.len());
         for mut part in records {
+            let shift = next - 1;
             for record in &mut part.records {
-                record.position += next;
+                record.position += shift;
+            }
+            for more in &mut part.more {
+                more.after += shift;
             }
             next += part.records.len();
             numbered.push(part);

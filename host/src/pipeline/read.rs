@@ -159,8 +159,18 @@ impl<'a> Reading<'a> {
         id: &mut Option<String>,
         read: impl FnOnce(&Reader<'a>, &Native<'a>) -> Result<T, ReadError>,
     ) -> Result<(T, Native<'a>), Error> {
-        let native =
-            Native::of(format, object, context).map_err(|e| place.error(None, inner, e))?;
+        // What the decided record is: a lead for qualify and convert, an
+        // opportunity for transition (HubSpot objects do not say); a forecast's
+        // input mixes opportunities and activities, so its records say for
+        // themselves, and candidates too.
+        let object_type = match (self.kind, inner) {
+            (_, inner) if inner.starts_with("candidates") => None,
+            (Kind::Qualify | Kind::Convert, _) => Some(ObjectType::Lead),
+            (Kind::Transition, _) => Some(ObjectType::Opportunity),
+            (Kind::Forecast | Kind::Stages, _) => None,
+        };
+        let native = Native::of(format, object, context, object_type)
+            .map_err(|e| place.error(None, inner, e))?;
         if id.is_none() {
             id.clone_from(&native.id);
         }
@@ -474,7 +484,7 @@ impl<'a> Reading<'a> {
                 };
                 let format = self.format_of(&object);
                 let native = (format != Format::Canonical)
-                    .then(|| Native::of(format, &object, record.context.as_deref()));
+                    .then(|| Native::of(format, &object, record.context.as_deref(), None));
                 Some(Seen { format, native })
             })
             .collect();

@@ -212,7 +212,8 @@ pub struct RawRecord<'a> {
 pub struct Records<'a> {
     /// The records, in input order.
     pub records: Vec<RawRecord<'a>>,
-    /// Collections that were one page of more.
+    /// Collections that were one page of more, by the position of their last
+    /// record.
     pub more: Vec<MorePages>,
 }
 
@@ -233,7 +234,11 @@ impl<'a> Records<'a> {
                         context: record.context,
                     });
                 }
-                self.more.extend(expanded.more);
+                // `after` counted the page's records: make it the last one's position.
+                self.more.extend(expanded.more.map(|mut more| {
+                    more.after = (first_position + self.records.len()).saturating_sub(1);
+                    more
+                }));
             }
             Err(ObjectError::Malformed(e)) => {
                 let message = match line {

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::{Job, Output, Pipeline};
 use crate::audit::AuditPolicy;
-use crate::crm::{write as native_write, Format, Vocabularies};
+use crate::crm::{bundle, request, write as native_write, Format, MorePages, Origin, Vocabularies};
 use crate::decision::{Answer, InputRef};
 use crate::error::{Error, ErrorJson, Result};
 use crate::registry::{Decided, Provenance};
@@ -22,6 +22,9 @@ pub struct Emit {
     pub native: bool,
     /// Which module version decided (its label and hash).
     pub provenance: bool,
+    /// Group each record's native requests into atomic sends (a Dataverse
+    /// `$batch` change set, a Salesforce composite, HubSpot batch endpoints).
+    pub bundle: bool,
     /// One JSON document per record, indented.
     pub pretty: bool,
 }
@@ -32,6 +35,7 @@ impl Default for Emit {
             decision: true,
             native: false,
             provenance: false,
+            bundle: false,
             pretty: false,
         }
     }
@@ -87,12 +91,16 @@ enum LineError<'a> {
     },
 }
 
-/// The native requests that apply a decision to the CRM record it was read from.
+/// The native requests that apply a decision to the CRM record it was read from;
+/// `origin` (org and module version) is what their idempotency keys derive from.
+/// With `bundled`, a record's requests are grouped into atomic sends.
 pub fn native_actions(
     vocabularies: &Vocabularies,
     job: &Job<'_>,
     input: InputRef<'_>,
     rendered: &Rendered,
+    origin: &Origin<'_>,
+    bundled: bool,
 ) -> std::result::Result<Vec<Value>, String> {
     let (Some(native), Some(format)) = (&job.native, job.format) else {
         return Err(
@@ -113,7 +121,22 @@ pub fn native_actions(
             return Err("a transition answer for another decision".to_owned())
         }
     };
-    native_write::actions(vocab, native, decision)
+    let requests =
+        native_write::actions(vocab, native, decision, origin).map_err(|e| e.to_string())?;
+    let requests = if bundled {
+        // Named after the record and decision so a retried run sends the same
+        // batch boundaries.
+        let name = request::idempotency_key(
+            origin,
+            job.id.as_deref().unwrap_or_default(),
+            input.kind().as_str(),
+            "bundle",
+        );
+        bundle::bundle(vocab, &requests, &name)
+    } else {
+        requests
+    };
+    Ok(requests.iter().map(|r| r.to_json()).collect())
 }
 
 fn write_line(pipeline: &Pipeline<'_>, line: &LineOut<'_>, out: &mut Vec<u8>) {
@@ -134,6 +157,40 @@ fn audit_input(job: &Job<'_>) -> Value {
     job.text
         .and_then(|text| serde_json::from_str(text).ok())
         .unwrap_or(Value::Null)
+}
+
+#[derive(Serialize)]
+struct Notice<'a> {
+    notice: &'static str,
+    format: Format,
+    after: usize,
+    next: &'a str,
+}
+
+/// Writes the notice line that an input was one page of a longer result.
+pub(super) fn notice(pipeline: &Pipeline<'_>, more: &MorePages, output: &mut Output) {
+    let line = Notice {
+        notice: "more_pages",
+        format: more.format,
+        after: more.after,
+        next: &more.next,
+    };
+    if serde_json::to_writer(&mut output.text, &line).is_ok() {
+        output.text.push(b'\n');
+    }
+    output.warnings.push(format!(
+        "{}: the input is one page of a {} result; the records after position {} were not \
+         read (next page: {})",
+        pipeline.source_name,
+        more.format,
+        more.after,
+        if more.next.is_empty() {
+            "not given"
+        } else {
+            &more.next
+        }
+    ));
+    output.more.push(more.clone());
 }
 
 /// Writes one job's line (and audit entry) into `output`.
@@ -158,10 +215,20 @@ pub(super) fn record(
             };
             let renderer = Renderer::new(&decided.facts, input);
             let rendered = renderer.answer(&decided.value);
-            let actions = pipeline
-                .emit
-                .native
-                .then(|| native_actions(pipeline.reading.vocabularies, job, input, &rendered));
+            let actions = pipeline.emit.native.then(|| {
+                let origin = Origin {
+                    org: &decided.by.org,
+                    module: &decided.by.version,
+                };
+                native_actions(
+                    pipeline.reading.vocabularies,
+                    job,
+                    input,
+                    &rendered,
+                    &origin,
+                    pipeline.emit.bundle,
+                )
+            });
             let native_error = match &actions {
                 Some(Err(message)) => Some(message.as_str()),
                 _ => None,
