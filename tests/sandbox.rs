@@ -47,27 +47,33 @@ fn lead(id: &str) -> Lead {
     .expect("lead")
 }
 
-/// Log records of the host, kept for the tests that look at them.
-struct Captured;
+/// Log lines of the host, kept for the tests that look at them.
 static LINES: Mutex<Vec<String>> = Mutex::new(Vec::new());
-impl log::Log for Captured {
-    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-        true
-    }
-    fn log(&self, record: &log::Record<'_>) {
+
+struct Captured;
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         LINES
             .lock()
             .expect("log lock")
-            .push(format!("{}", record.args()));
+            .push(String::from_utf8_lossy(buf).trim().to_owned());
+        Ok(buf.len())
     }
-    fn flush(&self) {}
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
-static LOGGER: Captured = Captured;
 
 fn capture_log() {
-    if log::set_logger(&LOGGER).is_ok() {
-        log::set_max_level(log::LevelFilter::Info);
-    }
+    let _ = tracing_subscriber::fmt()
+        .with_writer(|| Captured)
+        .with_ansi(false)
+        .with_level(false)
+        .with_target(false)
+        .without_time()
+        .with_max_level(tracing::Level::INFO)
+        .try_init();
 }
 
 /// Adds the reference module with an example org's policy as a version of `org`.

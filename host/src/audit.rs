@@ -259,7 +259,7 @@ impl AuditLog {
         file.read_to_end(&mut text)?;
         let complete = text.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
         if complete < text.len() {
-            log::warn!(
+            tracing::warn!(
                 "{}: cutting off an incomplete last entry ({} bytes), left by an \
                  interrupted write",
                 path.display(),

@@ -65,23 +65,23 @@ impl ComponentCache {
         let path = self.entry(engine, module_sha256);
         match self.read(engine, &path) {
             Ok(Some(component)) => {
-                log::info!(
+                tracing::info!(
                     "module {module_sha256} loaded from the cache ({})",
                     path.display()
                 );
                 return Ok((component, Origin::Cache));
             }
             Ok(None) => {}
-            Err(why) => log::warn!(
+            Err(why) => tracing::warn!(
                 "cache entry {} is unusable ({why}); compiling again",
                 path.display()
             ),
         }
         let component = Component::new(engine, wasm)?;
-        log::info!("module {module_sha256} compiled");
+        tracing::info!("module {module_sha256} compiled");
         match self.write(&path, &component) {
-            Ok(()) => log::info!("module {module_sha256} cached in {}", path.display()),
-            Err(e) => log::warn!("cannot write cache entry {}: {e}", path.display()),
+            Ok(()) => tracing::info!("module {module_sha256} cached in {}", path.display()),
+            Err(e) => tracing::warn!("cannot write cache entry {}: {e}", path.display()),
         }
         Ok((component, Origin::Compiled))
     }

@@ -14,7 +14,7 @@ pub(crate) fn drain(org: &str, version: &str, state: &StoreState) {
             continue;
         }
         for line in String::from_utf8_lossy(&bytes).lines() {
-            log::info!(target: "crm_rules::guest", "org `{org}` version {version} {stream}: {line}");
+            tracing::info!(target: "crm_rules::guest", "org `{org}` version {version} {stream}: {line}");
         }
     }
 }

@@ -1,34 +1,22 @@
-//! The program's log: records of the library go to stderr, at the level `-v` asks.
+//! The program's log: the library's `tracing` events go to stderr, at the level
+//! `-v` asks (or `RUST_LOG`), without timestamps: the program runs under
+//! something that adds its own.
 
-/// Writes log records to stderr.
-struct StderrLog;
+use tracing_subscriber::EnvFilter;
 
-impl log::Log for StderrLog {
-    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-        true
-    }
-    fn log(&self, record: &log::Record<'_>) {
-        if record.target().starts_with("crm_rules") {
-            eprintln!(
-                "{}: {}",
-                record.level().as_str().to_lowercase(),
-                record.args()
-            );
-        }
-    }
-    fn flush(&self) {}
-}
-
-static LOGGER: StderrLog = StderrLog;
-
-/// Logs warnings, `-v` information, `-vv` everything.
+/// Logs warnings, `-v` information, `-vv` everything of the host.
 pub fn init(verbose: u8) {
     let level = match verbose {
-        0 => log::LevelFilter::Warn,
-        1 => log::LevelFilter::Info,
-        _ => log::LevelFilter::Debug,
+        0 => "warn",
+        1 => "crm_rules=info,warn",
+        _ => "crm_rules=debug,info",
     };
-    if log::set_logger(&LOGGER).is_ok() {
-        log::set_max_level(level);
-    }
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
 }

@@ -60,7 +60,7 @@ impl Host {
                 }
                 Err(e) if group.len() == 1 => out[slots[0]] = Some(Err(e)),
                 Err(e) => {
-                    log::debug!(
+                    tracing::debug!(
                         "org `{}`: a batch of {} stopped ({e}); deciding its records one by one",
                         ctx.org_id,
                         group.len()

@@ -359,7 +359,7 @@ impl Host {
                     slot.history.push(previous.loaded.version.clone());
                 }
             }
-            log::info!("org `{org}`: version {version} is active");
+            tracing::info!("org `{org}`: version {version} is active");
             Ok(())
         })
     }
@@ -371,7 +371,7 @@ impl Host {
             while let Some(label) = slot.history.pop() {
                 if let Some(found) = slot.versions.iter().find(|v| v.loaded.version == label) {
                     slot.active = Some(found.clone());
-                    log::info!("org `{org}`: rolled back to version {label}");
+                    tracing::info!("org `{org}`: rolled back to version {label}");
                     return Ok(label);
                 }
             }

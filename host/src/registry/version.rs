@@ -45,7 +45,7 @@ pub(crate) fn classify(org: &str, record: Option<&str>, err: wasmtime::Error) ->
         _ if cause.contains("memory") && cause.contains("grow") => TrapKind::MemoryLimit,
         _ => TrapKind::Trap,
     };
-    log::debug!("org `{org}`: the rule module stopped: {err:?}");
+    tracing::debug!("org `{org}`: the rule module stopped: {err:?}");
     Error::Trap {
         org: org.to_owned(),
         record: record.map(str::to_owned),
