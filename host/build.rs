@@ -3,9 +3,15 @@
 
 fn main() {
     let root = crm_rules_build::workspace_root();
+    use crm_rules_build::Target::{ImportFree, Wasip2};
     let built = crm_rules_build::build_components(
         &root,
-        &["guest-rules", "acme-rules", "hostile-rules"],
+        &[
+            ("guest-rules", ImportFree),
+            ("acme-rules", ImportFree),
+            // The hostile module probes what WASI would give it: built with WASI.
+            ("hostile-rules", Wasip2),
+        ],
         &[
             "wit",
             "model/src",

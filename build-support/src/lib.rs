@@ -1,54 +1,154 @@
-//! Build-script helper: builds a rule-module crate of this workspace into a
-//! WebAssembly component, so that `cargo build` and `cargo test` need no separate
-//! step.
+//! Builds a rule-module crate into a WebAssembly component: what the host's build
+//! script does for the workspace's guests and what `crm-rules build` does for a
+//! consultant's crate.
+//!
+//! The default target is an import-free component: the crate is compiled for
+//! `wasm32-unknown-unknown` (whose std needs no system interface at all) and wrapped
+//! into a component with `wit-component`, from the world wit-bindgen embedded in it.
+//! Such a component is one core instance that imports nothing, so a fresh instance
+//! costs about half of one built for `wasm32-wasip2`, whose std pulls in thirteen
+//! WASI interfaces (for the panic message and the environment) and seventeen core
+//! instances. `wasm32-wasip2` remains available for modules that want std's WASI
+//! behaviour; the host links WASI for them, granting nothing.
 //!
 //! The component is built by a nested `cargo` with its own target directory
-//! (`target/components/<package>`): sharing the outer build's directory would wait forever on
-//! the lock the outer build holds.
+//! (`target/components/<package>`): sharing the outer build's directory would wait
+//! forever on the lock the outer build holds. Paths are remapped, so the same source
+//! gives the same module (and the same SHA-256) on every machine.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The target every rule module is built for.
-pub const TARGET: &str = "wasm32-wasip2";
+/// What to build a module for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// `wasm32-unknown-unknown`, wrapped into a component: imports nothing.
+    ImportFree,
+    /// `wasm32-wasip2`: a component that imports WASI.
+    Wasip2,
+}
 
-/// Builds `packages` (crates of the workspace rooted at `workspace`) for
-/// `wasm32-wasip2` in release mode and returns the components' paths in the same
-/// order.
+impl Target {
+    /// The Rust target triple.
+    pub fn triple(self) -> &'static str {
+        match self {
+            Target::ImportFree => "wasm32-unknown-unknown",
+            Target::Wasip2 => "wasm32-wasip2",
+        }
+    }
+}
+
+/// Why a module could not be built.
+#[derive(Debug)]
+pub enum BuildError {
+    /// A tool (cargo, rustup) could not be run.
+    Tool(String, std::io::Error),
+    /// The target is missing and could not be added.
+    Target(String),
+    /// Cargo failed to compile the crate.
+    Compile(String),
+    /// The compiled module could not be turned into a component.
+    Wrap(String),
+}
+
+impl std::fmt::Display for BuildError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BuildError::Tool(tool, e) => write!(f, "cannot run {tool}: {e}"),
+            BuildError::Target(message)
+            | BuildError::Compile(message)
+            | BuildError::Wrap(message) => f.write_str(message),
+        }
+    }
+}
+
+impl std::error::Error for BuildError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            BuildError::Tool(_, e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Builds `packages` (crates of the workspace rooted at `workspace`, each with its
+/// target) in release mode and returns the components' paths in the same order.
+/// For a build script: prints `rerun-if-changed` for the `watch` directories and
+/// panics with the reason when a build fails.
 ///
-/// Each package gets a cargo run of its own: built together, cargo would unify the
-/// features of their shared dependencies, and a custom module would then export the
-/// reference module too.
-///
-/// `watch` lists the directories (relative to the workspace) whose changes must
-/// rebuild them.
-pub fn build_components(workspace: &Path, packages: &[&str], watch: &[&str]) -> Vec<PathBuf> {
+/// Each package gets a cargo run and a target directory of its own: built
+/// together, cargo would unify the features of their shared dependencies (and a
+/// custom module would export the reference module too); sharing a directory, a
+/// library with a `cdylib` crate type built as a dependency would overwrite the
+/// real one of the same name.
+pub fn build_components(
+    workspace: &Path,
+    packages: &[(&str, Target)],
+    watch: &[&str],
+) -> Vec<PathBuf> {
     for dir in watch {
         println!("cargo:rerun-if-changed={}", workspace.join(dir).display());
     }
-    // One target directory per package too: a library with a `cdylib` crate type is
-    // linked as a component even when it is only a dependency, and would overwrite
-    // the real one of the same name.
     packages
         .iter()
-        .map(|package| {
+        .map(|(package, target)| {
             let target_dir = workspace.join("target").join("components").join(package);
-            build_one(workspace, &target_dir, package)
+            build(workspace, &target_dir, package, *target, true)
+                .unwrap_or_else(|e| panic!("building the rule module {package} failed: {e}"))
         })
         .collect()
 }
 
-fn build_one(workspace: &Path, target_dir: &Path, package: &str) -> PathBuf {
+/// Adds the Rust target with rustup when it is not installed.
+pub fn ensure_target(target: Target) -> Result<(), BuildError> {
+    let triple = target.triple();
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map_err(|e| BuildError::Tool("rustup".to_owned(), e))?;
+    if String::from_utf8_lossy(&installed.stdout)
+        .lines()
+        .any(|l| l.trim() == triple)
+    {
+        return Ok(());
+    }
+    let status = Command::new("rustup")
+        .args(["target", "add", triple])
+        .status()
+        .map_err(|e| BuildError::Tool("rustup".to_owned(), e))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(BuildError::Target(format!(
+            "the target {triple} is not installed and `rustup target add {triple}` failed ({status})"
+        )))
+    }
+}
+
+/// Builds one package of the workspace at `workspace` into `target_dir` and
+/// returns the component's path. `quiet` keeps cargo's progress off the terminal
+/// (a build script's output is captured anyway).
+pub fn build(
+    workspace: &Path,
+    target_dir: &Path,
+    package: &str,
+    target: Target,
+    quiet: bool,
+) -> Result<PathBuf, BuildError> {
+    ensure_target(target)?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let mut command = Command::new(cargo);
     command
         .current_dir(workspace)
-        .args(["build", "--quiet", "--release", "--package", package])
-        .args(["--target", TARGET])
+        .args(["build", "--release", "--package", package])
+        .args(["--target", target.triple()])
         .arg("--target-dir")
         .arg(target_dir);
+    if quiet {
+        command.arg("--quiet");
+    }
     // The outer build's settings are for the host's target, not for the guest's.
     for (key, _) in std::env::vars_os() {
         let key = key.to_string_lossy();
@@ -74,18 +174,65 @@ fn build_one(workspace: &Path, target_dir: &Path, package: &str) -> PathBuf {
     // (link-time optimisation, one code unit). Only the guests' build sees this.
     command
         .env("CARGO_PROFILE_RELEASE_LTO", "true")
-        .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1");
+        .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1")
+        .env("CARGO_ENCODED_RUSTFLAGS", remapped_paths(workspace));
     let status = command
         .status()
-        .unwrap_or_else(|e| panic!("cannot run cargo to build the rule module {package}: {e}"));
+        .map_err(|e| BuildError::Tool("cargo".to_owned(), e))?;
     if !status.success() {
-        panic!(
-            "building the rule module {package} for {TARGET} failed ({status}); \
-             is the target installed? `rustup target add {TARGET}`"
-        );
+        return Err(BuildError::Compile(format!(
+            "cargo could not build {package} for {} ({status})",
+            target.triple()
+        )));
     }
     let file = format!("{}.wasm", package.replace('-', "_"));
-    target_dir.join(TARGET).join("release").join(file)
+    let built = target_dir.join(target.triple()).join("release").join(&file);
+    match target {
+        Target::Wasip2 => Ok(built),
+        Target::ImportFree => {
+            let core = std::fs::read(&built)
+                .map_err(|e| BuildError::Wrap(format!("cannot read {}: {e}", built.display())))?;
+            let component = wrap(&core)?;
+            let out = target_dir.join(&file);
+            std::fs::write(&out, component)
+                .map_err(|e| BuildError::Wrap(format!("cannot write {}: {e}", out.display())))?;
+            Ok(out)
+        }
+    }
+}
+
+/// Turns a core module built with wit-bindgen into a component: the world is the
+/// `component-type` section wit-bindgen embedded, so no WIT files are needed.
+pub fn wrap(core: &[u8]) -> Result<Vec<u8>, BuildError> {
+    wit_component::ComponentEncoder::default()
+        .module(core)
+        .and_then(|encoder| encoder.validate(true).encode())
+        .map_err(|e| {
+            BuildError::Wrap(format!(
+                "the module cannot become a component (was it built with wit-bindgen's \
+                 export macro?): {e:#}"
+            ))
+        })
+}
+
+/// Rust flags that replace machine paths in the module (panic locations name
+/// source files) by fixed ones: the build is reproducible and names no machine.
+fn remapped_paths(workspace: &Path) -> String {
+    let mut flags = vec![format!("--remap-path-prefix={}=/src", workspace.display())];
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+    if let Some(home) = cargo_home {
+        flags.push(format!("--remap-path-prefix={}=/cargo", home.display()));
+    }
+    if let Some(rustup) = std::env::var_os("RUSTUP_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".rustup")))
+    {
+        flags.push(format!("--remap-path-prefix={}=/rustup", rustup.display()));
+    }
+    // Cargo's encoded flags are separated by the unit separator character.
+    flags.join("\u{1f}")
 }
 
 /// The workspace root, seen from a build script of a crate one level below it.
