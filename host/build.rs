@@ -1,11 +1,11 @@
 //! Builds the reference rule module, which the host embeds, the example custom
-//! module, and the hostile module of the sandbox tests.
+//! module, and the hostile and attack modules of the sandbox tests.
 
 fn main() {
     let root = crm_rules_build::workspace_root();
     let built = crm_rules_build::build_components(
         &root,
-        &["guest-rules", "acme-rules", "hostile-rules"],
+        &["guest-rules", "acme-rules", "hostile-rules", "attack-rules"],
         &[
             "wit",
             "model/src",
@@ -16,6 +16,8 @@ fn main() {
             "examples/acme-rules/Cargo.toml",
             "tests/hostile-rules/src",
             "tests/hostile-rules/Cargo.toml",
+            "tests/attack-rules/src",
+            "tests/attack-rules/Cargo.toml",
         ],
     );
     println!(
@@ -26,5 +28,9 @@ fn main() {
     println!(
         "cargo:rustc-env=CRM_RULES_HOSTILE_WASM={}",
         built[2].display()
+    );
+    println!(
+        "cargo:rustc-env=CRM_RULES_ATTACK_WASM={}",
+        built[3].display()
     );
 }

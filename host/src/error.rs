@@ -67,6 +67,15 @@ pub enum Error {
         /// What did not match.
         message: String,
     },
+    /// The org's limits ask for more than the engine gives any org.
+    #[error("org `{org}`: {source}")]
+    Limits {
+        /// The org.
+        org: String,
+        /// Which limit, and the ceiling.
+        #[source]
+        source: crate::engine::LimitAboveCeiling,
+    },
     /// A version of an org's module that does not exist or clashes.
     #[error("org `{org}`: {message}")]
     Version {

@@ -25,11 +25,14 @@ pub mod decide;
 pub mod engine;
 pub mod error;
 pub mod fixtures;
+pub mod guest_output;
 pub mod input;
 pub mod integrity;
 mod lower;
 pub mod org;
+mod randomness;
 pub mod registry;
+pub mod wasi;
 
 pub use crm_rules_model as model;
 pub use engine::{EngineSettings, Isolation, Limits};

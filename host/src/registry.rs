@@ -27,6 +27,7 @@ use crate::engine::{epoch_ticks, new_store, EngineSettings, Isolation, Limits, R
 use crate::error::{Error, Result, TrapKind};
 use crate::integrity::Integrity;
 use crate::lower::{self, OutputSize};
+use crate::randomness::DecisionRandom;
 
 pub use crate::integrity::module_hash;
 
@@ -176,7 +177,7 @@ fn drain_output(org: &str, version: &str, state: &StoreState) {
         if bytes.is_empty() {
             continue;
         }
-        for line in String::from_utf8_lossy(&bytes).lines() {
+        for line in crate::guest_output::lines(&bytes) {
             log::info!(target: "crm_rules::guest", "org `{org}` version {version} {stream}: {line}");
         }
     }
@@ -191,7 +192,14 @@ impl Version {
         crate::engine::bindings::exports::crm::rules::module::ModuleInfo,
     )> {
         let org = &self.loaded.org;
-        let mut store = new_store(engine, &self.limits);
+        let random = DecisionRandom::new(
+            org,
+            &self.loaded.version,
+            &self.loaded.hash,
+            self.limits.memory_bytes as u64,
+        );
+        let mut store = new_store(engine, &self.limits, random);
+        store.data_mut().random.start_call("init", &[]);
         store
             .set_fuel(self.limits.fuel)
             .map_err(|e| classify(org, None, e))?;
@@ -217,11 +225,13 @@ impl Version {
 
     /// Runs `f` on an instance under the org's limits; returns its answer and the
     /// fuel used. The instance goes back to the pool only if the call returned
-    /// normally and the org reuses instances.
+    /// normally and the org reuses instances. The module's randomness is derived
+    /// from `decision` and the ids of the call's `records`.
     fn call<T>(
         &self,
         engine: &wasmtime::Engine,
         record: Option<&str>,
+        (decision, records): (&str, &[&str]),
         f: impl FnOnce(&mut Store<StoreState>, &RuleModule) -> wasmtime::Result<T>,
     ) -> Result<(T, u64)> {
         let reuse = self.limits.isolation == Isolation::Reuse;
@@ -238,6 +248,7 @@ impl Version {
             .set_fuel(self.limits.fuel)
             .map_err(|e| classify(org, record, e))?;
         warm.store.set_epoch_deadline(epoch_ticks(&self.limits));
+        warm.store.data_mut().random.start_call(decision, records);
         let out = f(&mut warm.store, &warm.module);
         drain_output(org, &self.loaded.version, warm.store.data());
         let out = out.map_err(|e| classify(org, record, e))?;
@@ -416,6 +427,12 @@ impl Host {
             org: org.to_owned(),
             message,
         };
+        self.runtime
+            .check_limits(&spec.limits)
+            .map_err(|source| Error::Limits {
+                org: org.to_owned(),
+                source,
+            })?;
         spec.integrity
             .check(spec.wasm)
             .map_err(|message| Error::Integrity {
@@ -614,11 +631,13 @@ impl Host {
         let version = self.active(&ctx.org_id)?;
         let record = Some(lead.id.as_str());
         let (wctx, wlead) = (lower::context(ctx), lower::lead(lead, &version.reads));
-        let (answer, fuel) = version.call(&self.runtime.engine, record, |store, module| {
-            module
-                .crm_rules_qualification()
-                .call_qualify(store, &wctx, &wlead)
-        })?;
+        let seed = ("qualify", &[lead.id.as_str()][..]);
+        let (answer, fuel) =
+            version.call(&self.runtime.engine, record, seed, |store, module| {
+                module
+                    .crm_rules_qualification()
+                    .call_qualify(store, &wctx, &wlead)
+            })?;
         let decision = answer.map_err(|e| version.rule_error(record, e))?;
         Ok(Decided {
             value: version.accept(record, lower::qualification(decision))?,
@@ -639,7 +658,9 @@ impl Host {
             .iter()
             .map(|l| lower::lead(l, &version.reads))
             .collect();
-        let (answers, fuel) = version.call(&self.runtime.engine, None, |store, module| {
+        let ids: Vec<&str> = leads.iter().map(|l| l.id.as_str()).collect();
+        let seed = ("qualify", &ids[..]);
+        let (answers, fuel) = version.call(&self.runtime.engine, None, seed, |store, module| {
             module
                 .crm_rules_qualification()
                 .call_qualify_batch(store, &wctx, &wleads)
@@ -665,11 +686,13 @@ impl Host {
         let wctx = lower::context(ctx);
         let wlead = lower::lead(lead, &version.reads);
         let wcands: Vec<_> = candidates.iter().map(lower::candidate).collect();
-        let (answer, fuel) = version.call(&self.runtime.engine, record, |store, module| {
-            module
-                .crm_rules_conversion()
-                .call_convert(store, &wctx, &wlead, &wcands)
-        })?;
+        let seed = ("convert", &[lead.id.as_str()][..]);
+        let (answer, fuel) =
+            version.call(&self.runtime.engine, record, seed, |store, module| {
+                module
+                    .crm_rules_conversion()
+                    .call_convert(store, &wctx, &wlead, &wcands)
+            })?;
         let plan = answer.map_err(|e| version.rule_error(record, e))?;
         Ok(Decided {
             value: version.accept(record, lower::conversion_plan(plan))?,
@@ -681,7 +704,8 @@ impl Host {
     pub fn stages(&self, ctx: &m::Context) -> Result<Decided<Vec<m::Stage>>> {
         let version = self.active(&ctx.org_id)?;
         let wctx = lower::context(ctx);
-        let (answer, fuel) = version.call(&self.runtime.engine, None, |store, module| {
+        let seed = ("stages", &[][..]);
+        let (answer, fuel) = version.call(&self.runtime.engine, None, seed, |store, module| {
             module.crm_rules_process_flow().call_stages(store, &wctx)
         })?;
         let stages = answer.map_err(|e| version.rule_error(None, e))?;
@@ -702,11 +726,13 @@ impl Host {
         let record = Some(opportunity.id.as_str());
         let wctx = lower::context(ctx);
         let wopp = lower::opportunity(opportunity, &version.reads);
-        let (answer, fuel) = version.call(&self.runtime.engine, record, |store, module| {
-            module
-                .crm_rules_process_flow()
-                .call_check_transition(store, &wctx, &wopp, to_stage)
-        })?;
+        let seed = ("check-transition", &[opportunity.id.as_str(), to_stage][..]);
+        let (answer, fuel) =
+            version.call(&self.runtime.engine, record, seed, |store, module| {
+                module
+                    .crm_rules_process_flow()
+                    .call_check_transition(store, &wctx, &wopp, to_stage)
+            })?;
         let check = answer.map_err(|e| version.rule_error(record, e))?;
         Ok(Decided {
             value: version.accept(record, Ok(lower::transition(check)))?,
@@ -724,11 +750,13 @@ impl Host {
         let record = Some(opportunity.id.as_str());
         let wctx = lower::context(ctx);
         let wopp = lower::opportunity(opportunity, &version.reads);
-        let (answer, fuel) = version.call(&self.runtime.engine, record, |store, module| {
-            module
-                .crm_rules_forecasting()
-                .call_forecast(store, &wctx, &wopp)
-        })?;
+        let seed = ("forecast", &[opportunity.id.as_str()][..]);
+        let (answer, fuel) =
+            version.call(&self.runtime.engine, record, seed, |store, module| {
+                module
+                    .crm_rules_forecasting()
+                    .call_forecast(store, &wctx, &wopp)
+            })?;
         let forecast = answer.map_err(|e| version.rule_error(record, e))?;
         Ok(Decided {
             value: version.accept(record, lower::forecast(forecast))?,
@@ -749,7 +777,9 @@ impl Host {
             .iter()
             .map(|o| lower::opportunity(o, &version.reads))
             .collect();
-        let (answers, fuel) = version.call(&self.runtime.engine, None, |store, module| {
+        let ids: Vec<&str> = opportunities.iter().map(|o| o.id.as_str()).collect();
+        let seed = ("forecast", &ids[..]);
+        let (answers, fuel) = version.call(&self.runtime.engine, None, seed, |store, module| {
             module
                 .crm_rules_forecasting()
                 .call_forecast_batch(store, &wctx, &wopps)
