@@ -45,6 +45,10 @@ pub enum Error {
         /// What the engine said.
         message: String,
     },
+    /// The compiled-module cache cannot be used (its key or folder is exposed,
+    /// missing or unreadable).
+    #[error(transparent)]
+    Cache(crate::cache::CacheError),
     /// No module is loaded for the org.
     #[error("org `{org}`: no rule module is loaded")]
     UnknownOrg {

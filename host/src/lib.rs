@@ -28,6 +28,7 @@ pub mod fixtures;
 pub mod guest_output;
 pub mod input;
 pub mod integrity;
+pub mod key_file;
 mod lower;
 pub mod org;
 mod randomness;

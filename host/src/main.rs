@@ -73,6 +73,11 @@ struct OrgArgs {
     /// Compile modules every time; use no cache.
     #[arg(long, global = true)]
     no_cache: bool,
+    /// The secret key that authenticates cached code (created on first use, mode
+    /// 0600); default: `cache.key` in `$XDG_CONFIG_HOME/crm-rules` or
+    /// `~/.config/crm-rules`. Never inside the cache folder.
+    #[arg(long, global = true, value_name = "FILE")]
+    cache_key: Option<PathBuf>,
     /// The records' CRM format; default: detected per record.
     #[arg(long, global = true, value_enum)]
     format: Option<Format>,
@@ -272,6 +277,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     let host = Host::with_settings(&EngineSettings {
         cache_dir: cache_dir(&cli.org),
+        cache_key: cli.org.cache_key.clone(),
         ..EngineSettings::default()
     })?;
     let kind = match &cli.command {

@@ -374,12 +374,23 @@ impl Host {
 
     /// A host with the given engine settings.
     pub fn with_settings(settings: &EngineSettings) -> Result<Host> {
+        let cache = match &settings.cache_dir {
+            Some(dir) => {
+                let key_file = match &settings.cache_key {
+                    Some(file) => file.clone(),
+                    None => crate::cache::default_key_file()
+                        .map_err(|e| Error::Cache(crate::cache::CacheError::Key(e)))?,
+                };
+                Some(ComponentCache::open(dir, &key_file).map_err(Error::Cache)?)
+            }
+            None => None,
+        };
         Ok(Host {
             runtime: Runtime::new(settings).map_err(|e| Error::Engine {
                 message: format!("{e:#}"),
             })?,
             orgs: RwLock::new(HashMap::new()),
-            cache: settings.cache_dir.clone().map(ComponentCache::new),
+            cache,
             compiled: Mutex::new(HashMap::new()),
         })
     }
