@@ -312,3 +312,281 @@ fn a_two_mebibyte_cache_entry_is_verified_in_well_under_a_millisecond() {
         "{per_load:?}"
     );
 }
+
+mod audit_log {
+    use std::path::{Path, PathBuf};
+
+    use crm_rules::audit::{
+        self, AuditKey, AuditLog, AuditPolicy, Entry, Expectations, Expected, Verifier,
+    };
+    use serde_json::{json, Value};
+
+    use super::support::{self, text};
+
+    fn key(dir: &Path) -> PathBuf {
+        dir.join("keys").join("audit.key")
+    }
+
+    /// Appends `n` decisions to the log at `path` as one run (closed with a
+    /// checkpoint).
+    fn run(path: &Path, key_file: &Path, n: usize) {
+        let key = AuditKey::load_or_create(key_file).expect("key");
+        let mut log = AuditLog::open(path, key).expect("log");
+        let ctx = crm_rules::model::Context {
+            org_id: "acme".into(),
+            now: "2026-11-25T09:00:00Z".parse().expect("instant"),
+            user: None,
+            team: None,
+        };
+        for i in 0..n {
+            let input = json!({"id": format!("L-{i}"), "source": "web_form"});
+            let decision = json!({"outcome": "qualified", "score": 70});
+            let entry = Entry {
+                decision: "qualify",
+                ctx: &ctx,
+                record: input["id"].as_str(),
+                position: i + 1,
+                input: &input,
+                by: None,
+                result: Ok(&decision),
+            };
+            log.append(&entry, &AuditPolicy::default()).expect("append");
+        }
+        log.sync().expect("sync");
+    }
+
+    fn with_key(dir: &Path) -> Verifier {
+        Verifier::Key(AuditKey::load(&key(dir)).expect("key"))
+    }
+
+    fn public(dir: &Path) -> Verifier {
+        let key = AuditKey::load(&key(dir)).expect("key");
+        Verifier::Public(
+            crm_rules::integrity::parse_public_key(&key.public_hex()).expect("public key"),
+        )
+    }
+
+    fn lines(path: &Path) -> Vec<String> {
+        std::fs::read_to_string(path)
+            .expect("log")
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn write_lines(path: &Path, lines: &[String]) {
+        std::fs::write(path, lines.join("\n") + "\n").expect("write");
+    }
+
+    fn failure(path: &Path, verifier: &Verifier, expect: &Expectations) -> audit::Broken {
+        match audit::verify(path, verifier, expect) {
+            Ok(found) => panic!("{} verified: {found:?}", path.display()),
+            Err(broken) => broken,
+        }
+    }
+
+    /// A line's JSON with its `hash` recomputed for `prev` and its `mac` dropped,
+    /// as anyone without the key could write it.
+    fn rehashed(line: &str, prev: &str) -> (String, String) {
+        let mut value: Value = serde_json::from_str(line).expect("line");
+        let map = value.as_object_mut().expect("object");
+        map.remove("hash");
+        map.remove("mac");
+        map.insert("prev".into(), json!(prev));
+        let mut hasher = <sha2::Sha256 as sha2::Digest>::new();
+        sha2::Digest::update(&mut hasher, prev.as_bytes());
+        sha2::Digest::update(&mut hasher, b"\n");
+        sha2::Digest::update(&mut hasher, value.to_string().as_bytes());
+        let hash: String = sha2::Digest::finalize(hasher)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let map = value.as_object_mut().expect("object");
+        map.insert("hash".into(), json!(hash));
+        map.insert("mac".into(), json!("00".repeat(32)));
+        (value.to_string(), hash)
+    }
+
+    fn hash_of(line: &str) -> String {
+        let value: Value = serde_json::from_str(line).expect("line");
+        value["hash"].as_str().expect("hash").to_owned()
+    }
+
+    #[test]
+    fn a_forged_line_appended_with_a_correct_hash_fails_verification() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let log = dir.path().join("audit.jsonl");
+        run(&log, &key(dir.path()), 5);
+        let ok = audit::verify(&log, &with_key(dir.path()), &Expectations::default());
+        assert_eq!(
+            ok.expect("a sound log").entries,
+            6,
+            "5 decisions, 1 checkpoint"
+        );
+        let mut all = lines(&log);
+        let last = all.last().expect("line").clone();
+        let forged = all[2].replace("\"seq\":3", "\"seq\":7");
+        let (forged, _) = rehashed(&forged, &hash_of(&last));
+        all.push(forged);
+        write_lines(&log, &all);
+        let broken = failure(&log, &with_key(dir.path()), &Expectations::default());
+        assert_eq!(broken.line, 7, "{broken}");
+        assert!(broken.message.contains("MAC"), "{broken}");
+        let broken = failure(&log, &public(dir.path()), &Expectations::default());
+        assert!(
+            broken
+                .message
+                .contains("not covered by a signed checkpoint"),
+            "{broken}"
+        );
+    }
+
+    #[test]
+    fn an_edit_with_the_rest_of_the_chain_recomputed_fails_verification() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let log = dir.path().join("audit.jsonl");
+        run(&log, &key(dir.path()), 5);
+        let mut all = lines(&log);
+        all[2] = all[2].replace("\"score\":70", "\"score\":99");
+        let mut prev = hash_of(&all[1]);
+        for line in all.iter_mut().skip(2) {
+            let (fixed, hash) = rehashed(line, &prev);
+            *line = fixed;
+            prev = hash;
+        }
+        write_lines(&log, &all);
+        let broken = failure(&log, &with_key(dir.path()), &Expectations::default());
+        assert_eq!(broken.line, 3, "{broken}");
+        assert!(broken.message.contains("MAC"), "{broken}");
+        // Without the secret key, the checkpoint's signature gives it away.
+        let broken = failure(&log, &public(dir.path()), &Expectations::default());
+        assert_eq!(broken.line, 6, "{broken}");
+        assert!(broken.message.contains("checkpoint"), "{broken}");
+    }
+
+    #[test]
+    fn cutting_the_last_lines_off_fails_verification() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let log = dir.path().join("audit.jsonl");
+        run(&log, &key(dir.path()), 3);
+        let first_run = lines(&log);
+        run(&log, &key(dir.path()), 3);
+        let all = lines(&log);
+        assert_eq!(all.len(), 8, "two runs of 3 decisions and a checkpoint");
+        let saved = Expected::from_line(all.last().expect("line")).expect("head");
+
+        // Cut in the middle of a run: the log does not end with a checkpoint.
+        write_lines(&log, &all[..6]);
+        let broken = failure(&log, &with_key(dir.path()), &Expectations::default());
+        assert!(
+            broken.message.contains("does not end with a checkpoint"),
+            "{broken}"
+        );
+
+        // Cut back to the first run's checkpoint: only the saved head tells.
+        write_lines(&log, &first_run);
+        assert!(audit::verify(&log, &with_key(dir.path()), &Expectations::default()).is_ok());
+        let expect = Expectations {
+            line: Some(saved),
+            open_end: false,
+        };
+        let broken = failure(&log, &with_key(dir.path()), &expect);
+        assert!(broken.message.contains("its end was cut off"), "{broken}");
+    }
+
+    #[test]
+    fn a_half_cut_last_line_is_an_error_and_the_next_writer_records_its_repair() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let log = dir.path().join("audit.jsonl");
+        run(&log, &key(dir.path()), 3);
+        let all = lines(&log);
+        let text = format!("{}\n{}", all[..3].join("\n"), &all[3][..40]);
+        std::fs::write(&log, text).expect("cut");
+        let broken = failure(&log, &with_key(dir.path()), &Expectations::default());
+        assert_eq!(broken.line, 4, "{broken}");
+        assert!(broken.message.contains("incomplete"), "{broken}");
+
+        run(&log, &key(dir.path()), 2);
+        let found =
+            audit::verify(&log, &with_key(dir.path()), &Expectations::default()).expect("repaired");
+        assert_eq!(found.entries, 7, "3 + repair + 2 + checkpoint");
+        assert!(
+            found
+                .warnings
+                .iter()
+                .any(|w| w.contains("cut off 40 bytes")),
+            "{:?}",
+            found.warnings
+        );
+    }
+
+    #[test]
+    fn a_line_with_a_key_twice_is_refused_even_when_its_hash_and_mac_hold() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let log = dir.path().join("audit.jsonl");
+        run(&log, &key(dir.path()), 3);
+        let mut all = lines(&log);
+        // The first `org` is what a first-wins reader shows; the hash and MAC
+        // cover the last one.
+        all[1] = all[1].replacen("\"org\":", "\"org\":\"forged-co\",\"org\":", 1);
+        write_lines(&log, &all);
+        let broken = failure(&log, &with_key(dir.path()), &Expectations::default());
+        assert_eq!(broken.line, 2, "{broken}");
+        assert!(broken.message.contains("`org` appears twice"), "{broken}");
+    }
+
+    #[test]
+    fn two_processes_writing_one_log_append_whole_numbered_chained_lines() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let log = dir.path().join("audit.jsonl");
+        let key_file = key(dir.path());
+        AuditKey::load_or_create(&key_file).expect("key");
+        let records: String = (0..1_000)
+            .map(|i| format!("{{\"id\": \"L-{i}\", \"source\": \"web_form\"}}\n"))
+            .collect();
+        let args: Vec<String> = [
+            "--no-cache",
+            "--now",
+            "2026-11-25T09:00:00Z",
+            "--audit",
+            log.to_str().expect("utf-8"),
+            "--audit-key",
+            key_file.to_str().expect("utf-8"),
+            "--jobs",
+            "1",
+            "qualify",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        let writers: Vec<_> = (0..2)
+            .map(|_| {
+                let (records, args) = (records.clone(), args.clone());
+                std::thread::spawn(move || {
+                    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                    support::cli(&args, Some(&records))
+                })
+            })
+            .collect();
+        for writer in writers {
+            let out = writer.join().expect("writer");
+            assert!(out.status.success(), "{}", text(&out.stderr));
+        }
+        let found = audit::verify(&log, &with_key(dir.path()), &Expectations::default())
+            .unwrap_or_else(|broken| panic!("{broken}"));
+        let all = lines(&log);
+        let decisions = all.iter().filter(|l| l.contains("\"decision\":")).count();
+        assert_eq!(decisions, 2_000);
+        assert_eq!(found.entries as usize, all.len());
+        let verify = support::cli(
+            &[
+                "audit",
+                "verify",
+                log.to_str().expect("utf-8"),
+                "--audit-key",
+                key_file.to_str().expect("utf-8"),
+            ],
+            None,
+        );
+        assert!(verify.status.success(), "{}", text(&verify.stdout));
+    }
+}

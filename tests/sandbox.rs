@@ -474,7 +474,7 @@ fn the_audit_log_masks_personal_data_and_detects_removed_or_edited_entries() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let written = std::fs::read_to_string(&log).expect("log");
     let lines: Vec<&str> = written.lines().collect();
-    assert_eq!(lines.len(), 15);
+    assert_eq!(lines.len(), 16, "15 decisions and the run's checkpoint");
     for personal in ["Pat Quinn", "pat.quinn@example.org", "@example"] {
         assert!(!written.contains(personal), "{personal} in the audit log");
     }
@@ -496,7 +496,7 @@ fn the_audit_log_masks_personal_data_and_detects_removed_or_edited_entries() {
     let verify = |path: &Path| cli(&["audit", "verify", path.to_str().expect("utf-8")]);
     let ok = verify(&log);
     assert!(ok.status.success(), "{}", text(&ok.stdout));
-    assert!(text(&ok.stdout).contains("15 entries"));
+    assert!(text(&ok.stdout).contains("16 entries"));
 
     let removed = dir.path().join("removed.jsonl");
     let mut kept: Vec<&str> = lines.clone();
@@ -527,17 +527,18 @@ fn the_audit_log_masks_personal_data_and_detects_removed_or_edited_entries() {
         text(&bad.stdout)
     );
 
-    // A crash mid-write: the last line is cut short. Earlier entries stay valid, and
-    // the next run appends after them.
+    // A crash mid-write: the last line is cut short. That is an error until a
+    // writer repairs it, on record; earlier entries stay valid, and the next run
+    // appends after them.
     let crashed = dir.path().join("crashed.jsonl");
     std::fs::write(
         &crashed,
         format!("{}\n{}", lines[..14].join("\n"), &lines[14][..40]),
     )
     .expect("write");
-    let warned = verify(&crashed);
-    assert!(warned.status.success(), "{}", text(&warned.stdout));
-    assert!(text(&warned.stdout).contains("incomplete"));
+    let cut = verify(&crashed);
+    assert_eq!(cut.status.code(), Some(1), "{}", text(&cut.stdout));
+    assert!(text(&cut.stdout).contains("incomplete"));
     let more = cli(&[
         "--audit",
         crashed.to_str().expect("utf-8"),
@@ -549,8 +550,8 @@ fn the_audit_log_masks_personal_data_and_detects_removed_or_edited_entries() {
     let after = verify(&crashed);
     assert!(after.status.success(), "{}", text(&after.stdout));
     assert!(
-        text(&after.stdout).contains("29 entries"),
-        "{}",
+        text(&after.stdout).contains("31 entries") && text(&after.stdout).contains("cut off"),
+        "14 entries, a repair, 15 more and a checkpoint: {}",
         text(&after.stdout)
     );
 

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context as _};
 use chrono::{DateTime, SubsecRound, Utc};
 use clap::{Args, Parser, Subcommand};
-use crm_rules::audit::{AuditLog, AuditPolicy, Entry};
+use crm_rules::audit::{AuditKey, AuditLog, AuditPolicy, Entry};
 use crm_rules::crm::{Format, Vocabularies};
 use crm_rules::decide::{decide_all, DecisionKind, Reading};
 use crm_rules::fixtures::{run_org, Summary};
@@ -63,9 +63,15 @@ struct OrgArgs {
     /// Pretty-print decisions (one JSON document per record).
     #[arg(long, global = true)]
     pretty: bool,
-    /// Append every decision to this audit log (JSON lines, hash-chained).
+    /// Append every decision to this audit log (JSON lines, hash-chained, MAC'd
+    /// and signed; several processes may share one log).
     #[arg(long, global = true, value_name = "FILE")]
     audit: Option<PathBuf>,
+    /// The audit key (ed25519; created on first use, mode 0600) that extends,
+    /// signs and verifies audit logs; default: `audit.key` in
+    /// `$XDG_CONFIG_HOME/crm-rules` or `~/.config/crm-rules`.
+    #[arg(long, global = true, value_name = "FILE")]
+    audit_key: Option<PathBuf>,
     /// Folder of compiled modules; default: `$XDG_CACHE_HOME/crm-rules` or
     /// `~/.cache/crm-rules`.
     #[arg(long, global = true, value_name = "DIR")]
@@ -191,11 +197,40 @@ enum ModuleCommand {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Check a log's hash chain; names the first bad line and exits 1.
+    /// Check a log: chain, MACs (with the audit key) or checkpoint signatures
+    /// (with --public-key), and its end; names the first bad line and exits 1.
     Verify {
         /// The audit log.
         log: PathBuf,
+        /// Check with this public key (hex) instead of the audit key: only lines up
+        /// to the last checkpoint can then be vouched for.
+        #[arg(long, value_name = "HEX")]
+        public_key: Option<String>,
+        /// A line the log must still contain, as saved by `audit head` (a file
+        /// holding that line): catches a log cut back before it.
+        #[arg(long, value_name = "FILE", conflicts_with = "expect_head")]
+        expect: Option<PathBuf>,
+        /// The hash the log's line --expect-seq must have (as printed by `audit
+        /// verify` or `audit head`).
+        #[arg(long, value_name = "HASH", requires = "expect_seq")]
+        expect_head: Option<String>,
+        /// The sequence number of the line with --expect-head.
+        #[arg(long, value_name = "N", requires = "expect_head")]
+        expect_seq: Option<u64>,
+        /// The log's writer is still running: accept a log that does not end with
+        /// a checkpoint.
+        #[arg(long)]
+        open: bool,
     },
+    /// Print the log's last line (a checkpoint when its writer closed it), to keep
+    /// elsewhere and pass to `audit verify --expect` later.
+    Head {
+        /// The audit log.
+        log: PathBuf,
+    },
+    /// Print the public key of the audit key (creating the key if needed), for
+    /// whoever verifies logs without the secret key.
+    PublicKey,
     /// Print the entries of a log that match the filters.
     Show {
         /// The audit log.
@@ -272,7 +307,7 @@ fn cache_dir(args: &OrgArgs) -> Option<PathBuf> {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Module(command) => return module_command(command),
-        Command::Audit(command) => return audit_command(command),
+        Command::Audit(command) => return audit_command(command, &cli.org),
         _ => {}
     }
     let host = Host::with_settings(&EngineSettings {
@@ -292,7 +327,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let (org_id, audit_policy, vocabularies) = load_org(&host, &cli.org)?;
     let mut audit = match &cli.org.audit {
         Some(path) => Some(
-            AuditLog::open(path)
+            AuditLog::open(path, audit_key(&cli.org, AuditKey::load_or_create)?)
                 .with_context(|| format!("cannot open audit log {}", path.display()))?,
         ),
         None => None,
@@ -660,22 +695,92 @@ fn module_command(command: &ModuleCommand) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn audit_command(command: &AuditCommand) -> anyhow::Result<ExitCode> {
+/// The audit key the options name (or the default one), read with `read`.
+fn audit_key(
+    args: &OrgArgs,
+    read: fn(&Path) -> Result<AuditKey, crm_rules::key_file::KeyFileError>,
+) -> anyhow::Result<AuditKey> {
+    let path = match &args.audit_key {
+        Some(path) => path.clone(),
+        None => crm_rules::audit::default_key_file()?,
+    };
+    read(&path).with_context(|| format!("cannot use the audit key {}", path.display()))
+}
+
+fn audit_command(command: &AuditCommand, args: &OrgArgs) -> anyhow::Result<ExitCode> {
     use crm_rules::audit;
     match command {
-        AuditCommand::Verify { log } => Ok(match audit::verify(log) {
-            Ok(found) => {
-                for warning in &found.warnings {
-                    println!("warning: {warning}");
+        AuditCommand::Verify {
+            log,
+            public_key,
+            expect,
+            expect_head,
+            expect_seq,
+            open,
+        } => {
+            let verifier = match public_key {
+                Some(hex) => audit::Verifier::Public(
+                    crm_rules::integrity::parse_public_key(hex).map_err(anyhow::Error::msg)?,
+                ),
+                None => audit::Verifier::Key(audit_key(args, AuditKey::load)?),
+            };
+            let line = match (expect, expect_head, expect_seq) {
+                (Some(file), _, _) => {
+                    let text = std::fs::read_to_string(file)
+                        .with_context(|| format!("cannot read {}", file.display()))?;
+                    Some(
+                        audit::Expected::from_line(&text)
+                            .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?,
+                    )
                 }
-                println!("ok: {} entries, chain intact", found.entries);
-                ExitCode::SUCCESS
-            }
-            Err(broken) => {
-                println!("FAILED: {broken}");
-                ExitCode::from(1)
-            }
-        }),
+                (None, Some(hash), Some(seq)) => Some(audit::Expected {
+                    seq: *seq,
+                    hash: hash.clone(),
+                }),
+                _ => None,
+            };
+            let expectations = audit::Expectations {
+                line,
+                open_end: *open,
+            };
+            Ok(match audit::verify(log, &verifier, &expectations) {
+                Ok(found) => {
+                    for warning in &found.warnings {
+                        println!("warning: {warning}");
+                    }
+                    let signed = match found.last_checkpoint {
+                        Some(seq) => format!("signed up to line {seq}"),
+                        None => "no checkpoint".to_owned(),
+                    };
+                    println!(
+                        "ok: {} entries, chain intact, {signed}, head {} (line {})",
+                        found.entries, found.head, found.entries
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(broken) => {
+                    println!("FAILED: {broken}");
+                    ExitCode::from(1)
+                }
+            })
+        }
+        AuditCommand::Head { log } => {
+            let text =
+                std::fs::read(log).with_context(|| format!("cannot read {}", log.display()))?;
+            let last = text
+                .split(|b| *b == b'\n')
+                .rfind(|line| !line.is_empty())
+                .with_context(|| format!("{} is empty", log.display()))?;
+            println!("{}", String::from_utf8_lossy(last));
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCommand::PublicKey => {
+            println!(
+                "{}",
+                audit_key(args, AuditKey::load_or_create)?.public_hex()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         AuditCommand::Show {
             log,
             for_org,
