@@ -299,4 +299,38 @@ fn a_module_printing_control_characters_cannot_forge_a_host_log_line() {
         !out.stderr.iter().any(|b| *b == 0x1b || *b == b'\r'),
         "{stderr:?}"
     );
+
+    // A rule error's message reaches the program's stderr as an error line, and
+    // in `init`, as the program's last word: escaped too.
+    let module_arg = module.to_str().expect("utf-8");
+    let out = support::cli(
+        &["--no-cache", "--module", module_arg, "qualify"],
+        Some("{\"id\": \"forge-error\"}\n"),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let policy = dir.path().join("policy.txt");
+    std::fs::write(&policy, "forge-error").expect("policy");
+    let refused = support::cli(
+        &[
+            "--no-cache",
+            "--module",
+            module_arg,
+            "--policy",
+            policy.to_str().expect("utf-8"),
+            "info",
+        ],
+        None,
+    );
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stderr));
+    for stderr in [&out.stderr, &refused.stderr] {
+        assert!(
+            text(stderr).contains(r"\x1b[2K\x0dinfo: org"),
+            "{}",
+            text(stderr)
+        );
+        assert!(
+            !stderr.iter().any(|b| *b == 0x1b || *b == b'\r'),
+            "{stderr:?}"
+        );
+    }
 }

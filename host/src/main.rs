@@ -271,6 +271,12 @@ impl log::Log for StderrLog {
 
 static LOGGER: StderrLog = StderrLog;
 
+/// Text from records or modules, made safe for the terminal: control characters
+/// shown as escapes, so no one can forge or hide the program's own lines.
+fn shown(text: &str) -> String {
+    crm_rules::guest_output::escape(text.as_bytes())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let level = match cli.org.verbose {
@@ -284,7 +290,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", shown(&format!("{e:#}")));
             ExitCode::from(2)
         }
     }
@@ -428,8 +434,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                             .map(|id| format!(" (`{id}`)"))
                             .unwrap_or_default();
                         eprintln!(
-                            "error: {source_name}: record {}{what}: no native actions: {message}",
-                            answer.position
+                            "error: {}",
+                            shown(&format!(
+                                "{source_name}: record {}{what}: no native actions: {message}",
+                                answer.position
+                            ))
                         );
                         line.insert(
                             "error".into(),
@@ -441,7 +450,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Err(error) => {
                 failed += 1;
-                eprintln!("error: {error}");
+                eprintln!("error: {}", shown(&error.to_string()));
                 line.insert("error".into(), error.to_json());
             }
         }

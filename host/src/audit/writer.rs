@@ -354,3 +354,75 @@ fn read_from(file: &mut File, offset: u64) -> std::io::Result<Vec<u8>> {
     file.read_to_end(&mut bytes)?;
     Ok(bytes)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Appends per second, printed: locked, MAC'd appends against the unlocked,
+    /// unkeyed appends this writer replaced (same lines, same file system).
+    #[test]
+    fn appends_under_the_lock_keep_a_useful_rate() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = crm_rules_model::Context {
+            org_id: "acme".into(),
+            now: "2026-11-25T09:00:00Z".parse().unwrap(),
+            user: None,
+            team: None,
+        };
+        let input = json!({"id": "L-1", "source": "web_form", "email": "a@b.example"});
+        let decision = json!({"outcome": "qualified", "rating": "hot", "score": 70,
+                              "reasons": ["source web_form (+30)", "budget can_buy (+10)"]});
+        let entry = Entry {
+            decision: "qualify",
+            ctx: &ctx,
+            record: Some("L-1"),
+            position: 1,
+            input: &input,
+            by: None,
+            result: Ok(&decision),
+        };
+        let policy = AuditPolicy::default();
+        let n = 20_000;
+
+        // Before: build, chain with SHA-256, one write; no lock, no MAC.
+        let mut file = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(dir.path().join("before.jsonl"))
+            .unwrap();
+        let start = std::time::Instant::now();
+        let mut prev = GENESIS.to_owned();
+        for seq in 1..=n {
+            let mut map = Map::new();
+            map.insert("seq".into(), json!(seq));
+            map.extend(decision_line(&entry, &policy));
+            map.insert("prev".into(), json!(prev));
+            let mut line = Value::Object(map);
+            let hash = line_hash(&prev, &line);
+            line["hash"] = json!(hash);
+            let mut text = line.to_string();
+            text.push('\n');
+            file.write_all(text.as_bytes()).unwrap();
+            prev = hash;
+        }
+        let before = n as f64 / start.elapsed().as_secs_f64();
+
+        let mut log = AuditLog::open(
+            &dir.path().join("after.jsonl"),
+            AuditKey::from_secret([1; 32]),
+        )
+        .unwrap();
+        let start = std::time::Instant::now();
+        for _ in 0..n {
+            log.append(&entry, &policy).unwrap();
+        }
+        log.sync().unwrap();
+        let after = n as f64 / start.elapsed().as_secs_f64();
+        println!(
+            "audit appends: {before:.0}/s unlocked and unkeyed (before), \
+             {after:.0}/s locked, MAC'd, checkpointed (after)"
+        );
+        assert!(after > 1_000.0, "{after:.0} appends/s");
+    }
+}

@@ -15,6 +15,7 @@
 //! | `stdin-raw` | `blocking-read` on the stdin stream, then `poll` on its pollable |
 //! | `random...` | answers with what `wasi:random` gave it |
 //! | `forge` | writes a forged host log line (`ESC[2K`, `\r`) to stdout and stderr, then decides |
+//! | `forge-error` | refuses with a rule error that is a forged host log line |
 //!
 //! Any other id is qualified `nurture` with the reason `ok <id>`.
 #![deny(missing_docs)]
@@ -85,6 +86,9 @@ fn attack(name: &str) -> Option<Outcome> {
             println!("{forged}");
             eprintln!("{forged}");
             Outcome::Decide("forge: printed".to_owned())
+        }
+        "forge-error" => {
+            Outcome::Refuse("\x1b[2K\rinfo: org `attack` version v1 passed every check".to_owned())
         }
         _ => return None,
     };
