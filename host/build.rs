@@ -1,5 +1,5 @@
 //! Builds the reference rule module, which the host embeds, the example custom
-//! module, and the hostile module of the sandbox tests.
+//! module, and the hostile and attack modules of the sandbox tests.
 
 fn main() {
     let root = crm_rules_build::workspace_root();
@@ -11,6 +11,8 @@ fn main() {
             ("acme-rules", ImportFree),
             // The hostile module probes what WASI would give it: built with WASI.
             ("hostile-rules", Wasip2),
+            // Attacks on the WASI surface, written against the frozen 0.1.0 contract.
+            ("attack-rules", Wasip2),
         ],
         &[
             "wit",
@@ -22,6 +24,8 @@ fn main() {
             "examples/acme-rules/Cargo.toml",
             "tests/hostile-rules/src",
             "tests/hostile-rules/Cargo.toml",
+            "tests/attack-rules/src",
+            "tests/attack-rules/Cargo.toml",
         ],
     );
     println!(
@@ -29,8 +33,23 @@ fn main() {
         built[0].display()
     );
     println!("cargo:rustc-env=CRM_RULES_ACME_WASM={}", built[1].display());
+    // The example org folder holds its module, as a consultant ships it: paths in
+    // org.json never lead outside the org folder.
+    copy_if_changed(&built[1], &root.join("examples/acme/acme_rules.wasm"));
     println!(
         "cargo:rustc-env=CRM_RULES_HOSTILE_WASM={}",
         built[2].display()
     );
+    println!(
+        "cargo:rustc-env=CRM_RULES_ATTACK_WASM={}",
+        built[3].display()
+    );
+}
+
+fn copy_if_changed(from: &std::path::Path, to: &std::path::Path) {
+    let bytes = std::fs::read(from)
+        .unwrap_or_else(|e| panic!("cannot read the built module {}: {e}", from.display()));
+    if std::fs::read(to).ok().as_deref() != Some(&bytes[..]) {
+        std::fs::write(to, &bytes).unwrap_or_else(|e| panic!("cannot write {}: {e}", to.display()));
+    }
 }

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crm_rules::cache::Origin;
@@ -16,7 +16,7 @@ use crm_rules::{
     REFERENCE_MODULE,
 };
 
-use support::{root, text};
+use support::{capture_log, log_lines, root, text};
 
 #[path = "support.rs"]
 mod support;
@@ -45,35 +45,6 @@ fn lead(id: &str) -> Lead {
         "timeframe": "this_quarter"
     }))
     .expect("lead")
-}
-
-/// Log lines of the host, kept for the tests that look at them.
-static LINES: Mutex<Vec<String>> = Mutex::new(Vec::new());
-
-struct Captured;
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        LINES
-            .lock()
-            .expect("log lock")
-            .push(String::from_utf8_lossy(buf).trim().to_owned());
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn capture_log() {
-    let _ = tracing_subscriber::fmt()
-        .with_writer(|| Captured)
-        .with_ansi(false)
-        .with_level(false)
-        .with_target(false)
-        .without_time()
-        .with_max_level(tracing::Level::INFO)
-        .try_init();
 }
 
 /// Adds the reference module with an example org's policy as a version of `org`.
@@ -196,7 +167,7 @@ fn module_output_goes_to_the_host_log_not_the_terminal() {
         .expect("org");
     host.qualify(&ctx("printer"), &lead("print"))
         .expect("decides after printing");
-    let lines = LINES.lock().expect("log").clone();
+    let lines = log_lines();
     for stream in ["stdout", "stderr"] {
         assert!(
             lines.iter().any(|l| l.starts_with("org `printer` version")
@@ -481,7 +452,7 @@ fn the_audit_log_masks_personal_data_and_detects_removed_or_edited_entries() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let written = std::fs::read_to_string(&log).expect("log");
     let lines: Vec<&str> = written.lines().collect();
-    assert_eq!(lines.len(), 15);
+    assert_eq!(lines.len(), 16, "15 decisions and the run's checkpoint");
     for personal in ["Pat Quinn", "pat.quinn@example.org", "@example"] {
         assert!(!written.contains(personal), "{personal} in the audit log");
     }
@@ -503,7 +474,7 @@ fn the_audit_log_masks_personal_data_and_detects_removed_or_edited_entries() {
     let verify = |path: &Path| cli(&["audit", "verify", path.to_str().expect("utf-8")]);
     let ok = verify(&log);
     assert!(ok.status.success(), "{}", text(&ok.stdout));
-    assert!(text(&ok.stdout).contains("15 entries"));
+    assert!(text(&ok.stdout).contains("16 entries"));
 
     let removed = dir.path().join("removed.jsonl");
     let mut kept: Vec<&str> = lines.clone();
@@ -534,17 +505,18 @@ fn the_audit_log_masks_personal_data_and_detects_removed_or_edited_entries() {
         text(&bad.stdout)
     );
 
-    // A crash mid-write: the last line is cut short. Earlier entries stay valid, and
-    // the next run appends after them.
+    // A crash mid-write: the last line is cut short. That is an error until a
+    // writer repairs it, on record; earlier entries stay valid, and the next run
+    // appends after them.
     let crashed = dir.path().join("crashed.jsonl");
     std::fs::write(
         &crashed,
         format!("{}\n{}", lines[..14].join("\n"), &lines[14][..40]),
     )
     .expect("write");
-    let warned = verify(&crashed);
-    assert!(warned.status.success(), "{}", text(&warned.stdout));
-    assert!(text(&warned.stdout).contains("incomplete"));
+    let cut = verify(&crashed);
+    assert_eq!(cut.status.code(), Some(1), "{}", text(&cut.stdout));
+    assert!(text(&cut.stdout).contains("incomplete"));
     let more = cli(&[
         "--audit",
         crashed.to_str().expect("utf-8"),
@@ -556,8 +528,8 @@ fn the_audit_log_masks_personal_data_and_detects_removed_or_edited_entries() {
     let after = verify(&crashed);
     assert!(after.status.success(), "{}", text(&after.stdout));
     assert!(
-        text(&after.stdout).contains("29 entries"),
-        "{}",
+        text(&after.stdout).contains("31 entries") && text(&after.stdout).contains("cut off"),
+        "14 entries, a repair, 15 more and a checkpoint: {}",
         text(&after.stdout)
     );
 

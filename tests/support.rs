@@ -4,6 +4,42 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::Mutex;
+
+/// The host's log lines (messages only), kept for the tests that look at them.
+static LOG_LINES: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+struct Captured;
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        LOG_LINES
+            .lock()
+            .expect("log lock")
+            .push(String::from_utf8_lossy(buf).trim().to_owned());
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Sends the host's log (information and up) to memory, for [`log_lines`].
+pub fn capture_log() {
+    let _ = tracing_subscriber::fmt()
+        .with_writer(|| Captured)
+        .with_ansi(false)
+        .with_level(false)
+        .with_target(false)
+        .without_time()
+        .with_max_level(tracing::Level::INFO)
+        .try_init();
+}
+
+/// The log lines captured so far.
+pub fn log_lines() -> Vec<String> {
+    LOG_LINES.lock().expect("log lock").clone()
+}
 
 /// The workspace's root folder.
 pub fn root() -> PathBuf {

@@ -4,31 +4,29 @@
 //! SHA-256 of the input, the decision and its reasons, the decision's `now`, the
 //! wall time and the fuel used. Personal data is masked before it is written.
 //!
-//! Entries are hash-chained: each carries `prev`, the `hash` of the entry before
-//! it (64 zeros for the first), and its own `hash`, the SHA-256 of `prev`, a
-//! newline and the entry's JSON without `hash`. Altering an entry breaks its hash;
-//! removing one breaks the next entry's `prev`; [`verify`] names the line. (Removing
-//! the last entries leaves a shorter valid chain: keep the last hash elsewhere when
-//! that matters.)
-//!
-//! Each entry is one `write` of a whole line. A crash mid-write leaves at most an
-//! incomplete last line: opening the log again cuts it off, and `verify` reports it
-//! as a warning, so earlier entries are never affected.
+//! Lines are hash-chained, MAC'd with a key the host holds, and signed at
+//! checkpoints ([`chain`]); they are appended under a file lock, so several
+//! processes can share one log ([`writer`]); [`verify`] checks all of it and names
+//! the first bad line.
 
-use std::fs::{File, OpenOptions};
-use std::io::{BufRead as _, BufReader, Read as _, Seek as _, SeekFrom, Write as _};
-use std::path::{Path, PathBuf};
+use std::fs::File;
+use std::io::{BufRead as _, BufReader};
+use std::path::Path;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use crm_rules_model::Context;
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
-use sha2::{Digest, Sha256};
+use serde_json::Value;
 
-use crate::integrity::hex;
 use crate::registry::Provenance;
 
-const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+pub mod chain;
+mod verify;
+pub mod writer;
+
+pub use chain::{default_key_file, AuditKey};
+pub use verify::{verify, Broken, Expectations, Expected, Verified, Verifier};
+pub use writer::{AuditError, AuditLog, CHECKPOINT_EVERY};
 
 /// What an org masks in its audit entries (`"audit"` in `org.json`).
 #[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
@@ -237,216 +235,6 @@ pub struct Entry<'a> {
     pub result: Result<&'a Value, &'a Value>,
 }
 
-/// An append-only, hash-chained audit log file.
-pub struct AuditLog {
-    path: PathBuf,
-    file: File,
-    last_hash: String,
-    next_seq: u64,
-}
-
-impl AuditLog {
-    /// Opens (or creates) a log for appending. An incomplete last line, left by a
-    /// crash mid-write, is cut off; a log whose last entry cannot be read is
-    /// refused, so nothing is appended to a chain that cannot be verified.
-    pub fn open(path: &Path) -> std::io::Result<AuditLog> {
-        let mut file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(path)?;
-        let mut text = Vec::new();
-        file.read_to_end(&mut text)?;
-        let complete = text.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
-        if complete < text.len() {
-            tracing::warn!(
-                "{}: cutting off an incomplete last entry ({} bytes), left by an \
-                 interrupted write",
-                path.display(),
-                text.len() - complete
-            );
-            file.set_len(complete as u64)?;
-            file.seek(SeekFrom::End(0))?;
-        }
-        let last_line = text[..complete]
-            .split(|b| *b == b'\n')
-            .rfind(|line| !line.is_empty());
-        let (last_hash, next_seq) = match last_line {
-            None => (GENESIS.to_owned(), 1),
-            Some(line) => {
-                let entry: Value = serde_json::from_slice(line).map_err(|e| {
-                    std::io::Error::other(format!(
-                        "{}: the last entry is not JSON ({e}); run `crm-rules audit verify`",
-                        path.display()
-                    ))
-                })?;
-                let hash = entry["hash"].as_str().unwrap_or_default().to_owned();
-                let seq = entry["seq"].as_u64().unwrap_or(0);
-                (hash, seq + 1)
-            }
-        };
-        Ok(AuditLog {
-            path: path.to_owned(),
-            file,
-            last_hash,
-            next_seq,
-        })
-    }
-
-    /// The log's path.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Masks and appends one decision as one line.
-    pub fn append(&mut self, entry: &Entry<'_>, policy: &AuditPolicy) -> std::io::Result<()> {
-        let mut map = Map::new();
-        map.insert("seq".into(), json!(self.next_seq));
-        map.insert(
-            "time".into(),
-            json!(Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)),
-        );
-        map.insert("org".into(), json!(entry.ctx.org_id));
-        map.insert("decision".into(), json!(entry.decision));
-        map.insert("record".into(), json!(entry.record));
-        map.insert("position".into(), json!(entry.position));
-        map.insert(
-            "now".into(),
-            json!(entry.ctx.now.to_rfc3339_opts(SecondsFormat::Secs, true)),
-        );
-        map.insert("user".into(), json!(entry.ctx.user));
-        map.insert("team".into(), json!(entry.ctx.team));
-        map.insert(
-            "input_sha256".into(),
-            json!(hex(&Sha256::digest(entry.input.to_string().as_bytes()))),
-        );
-        if let Some(by) = entry.by {
-            map.insert("version".into(), json!(by.version));
-            map.insert("module_hash".into(), json!(by.module_hash));
-            map.insert("fuel_used".into(), json!(by.fuel_used));
-            map.insert("batch".into(), json!(by.records));
-        }
-        match entry.result {
-            Ok(decision) => map.insert("result".into(), mask(decision, entry.input, policy)),
-            Err(error) => map.insert("error".into(), mask(error, entry.input, policy)),
-        };
-        map.insert("prev".into(), json!(self.last_hash));
-        let hash = chain_hash(&self.last_hash, &Value::Object(map.clone()));
-        map.insert("hash".into(), json!(hash));
-        let mut line = Value::Object(map).to_string();
-        line.push('\n');
-        self.file.write_all(line.as_bytes())?;
-        self.last_hash = hash;
-        self.next_seq += 1;
-        Ok(())
-    }
-
-    /// Flushes appended entries to the disk.
-    pub fn sync(&mut self) -> std::io::Result<()> {
-        self.file.flush()?;
-        self.file.sync_data()
-    }
-}
-
-fn chain_hash(prev: &str, entry_without_hash: &Value) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(prev.as_bytes());
-    hasher.update(b"\n");
-    hasher.update(entry_without_hash.to_string().as_bytes());
-    hex(&hasher.finalize())
-}
-
-/// What [`verify`] found in a sound log.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verified {
-    /// Entries checked.
-    pub entries: u64,
-    /// Things worth knowing that do not break the chain (an incomplete last line).
-    pub warnings: Vec<String>,
-}
-
-/// Where and why a log's chain is broken.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{path}: line {line}: {message}")]
-pub struct Broken {
-    /// The log.
-    pub path: String,
-    /// 1-based line number of the first bad entry.
-    pub line: usize,
-    /// What is wrong.
-    pub message: String,
-}
-
-/// Checks a log's hash chain from the first entry to the last.
-pub fn verify(path: &Path) -> Result<Verified, Broken> {
-    let broken = |line: usize, message: String| Broken {
-        path: path.display().to_string(),
-        line,
-        message,
-    };
-    let mut text = Vec::new();
-    File::open(path)
-        .and_then(|mut f| f.read_to_end(&mut text))
-        .map_err(|e| broken(0, format!("cannot read the log: {e}")))?;
-    let mut warnings = Vec::new();
-    let complete = text.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
-    let lines: Vec<&[u8]> = text[..complete].split(|b| *b == b'\n').collect();
-    let line_count = lines.len().saturating_sub(1);
-    if complete < text.len() {
-        warnings.push(format!(
-            "line {}: incomplete last entry (an interrupted write); it is not part of the chain",
-            line_count + 1
-        ));
-    }
-    let mut prev = GENESIS.to_owned();
-    let mut expected_seq = 1u64;
-    for (i, line) in lines.iter().take(line_count).enumerate() {
-        let n = i + 1;
-        if line.is_empty() {
-            return Err(broken(n, "an empty line inside the log".into()));
-        }
-        let mut entry: Value = serde_json::from_slice(line)
-            .map_err(|e| broken(n, format!("not a JSON entry: {e}")))?;
-        let Some(map) = entry.as_object_mut() else {
-            return Err(broken(n, "not a JSON object".into()));
-        };
-        let hash = match map.remove("hash") {
-            Some(Value::String(h)) => h,
-            _ => return Err(broken(n, "the entry has no hash".into())),
-        };
-        let seq = map.get("seq").and_then(Value::as_u64);
-        let stated_prev = map.get("prev").and_then(Value::as_str).unwrap_or_default();
-        if stated_prev != prev {
-            return Err(broken(
-                n,
-                format!(
-                    "the entry does not follow the one before it (entry {} expected): \
-                     an entry before it was removed, reordered or altered",
-                    expected_seq
-                ),
-            ));
-        }
-        if chain_hash(&prev, &entry) != hash {
-            return Err(broken(
-                n,
-                "the entry was altered: its contents do not match its hash".into(),
-            ));
-        }
-        if seq != Some(expected_seq) {
-            return Err(broken(
-                n,
-                format!("sequence number {seq:?}, expected {expected_seq}"),
-            ));
-        }
-        prev = hash;
-        expected_seq += 1;
-    }
-    Ok(Verified {
-        entries: expected_seq - 1,
-        warnings,
-    })
-}
-
 /// Which entries [`show`] prints.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
@@ -498,6 +286,7 @@ pub fn show(path: &Path, filter: &Filter) -> std::io::Result<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn personal_data_is_masked_inside_text_too() {

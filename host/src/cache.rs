@@ -1,21 +1,35 @@
-//! Compiled components on disk, so a restart loads a known module without compiling
-//! it again.
+//! Artifacts on disk that the host made and will trust again, above all compiled
+//! components, so a restart loads a known module without compiling it again.
 //!
-//! An entry is named by the module's SHA-256 and a digest of the engine's
-//! compatibility (wasmtime version, target, compiler settings), so an engine never
-//! meets code compiled for another. Its file holds a BLAKE3 digest of the compiled
-//! code followed by the code (BLAKE3 rather than SHA-256: the check runs on every
-//! load, and hashes megabytes of code several times faster): a truncated, corrupted or edited entry fails that check and
-//! is compiled again and rewritten, never run. Entries are written to a temporary
-//! file and renamed into place, so a crash leaves either the old entry or the new.
+//! Whatever the host loads from its cache it runs as machine code, so an entry is
+//! only used if it proves it was written by this host's key for exactly what is
+//! asked. The key ([`crate::key_file`]) lives outside the cache folder: whoever can
+//! write the folder, but not read the key, can delete entries (they are compiled
+//! again) but cannot make the host run anything else.
+//!
+//! An entry's file holds a magic string, a MAC, and then the authenticated data:
+//! a header naming the entry's kind and key parts (for a component: the module's
+//! SHA-256 and a digest of the engine's compatibility settings), then the bytes.
+//! The MAC is keyed BLAKE3 (fast: it runs on every load) over everything but
+//! itself. Loading checks the MAC and then that the header names what was asked
+//! for: an entry copied over another's name, edited, truncated or re-digested is
+//! refused, never run. Entries are written to a temporary file and renamed into
+//! place, so a crash leaves the old entry or the new one.
+//!
+//! A cache folder that group or others may write is refused when the cache is
+//! opened, as is a key file they may read or write.
+//!
+//! [`ArtifactCache`] stores any kind of artifact by kind and key parts;
+//! [`ComponentCache`] is its wrapper for compiled components.
 
-use std::hash::{Hash as _, Hasher as _};
+use std::hash::{Hash as _, Hasher};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use wasmtime::component::Component;
 use wasmtime::Engine;
 
-use crate::integrity::hex;
+use crate::key_file::{self, KeyFileError};
 
 /// Where an entry came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -29,16 +43,92 @@ pub enum Origin {
     Shared,
 }
 
-/// A folder of compiled components.
-#[derive(Debug, Clone)]
-pub struct ComponentCache {
-    dir: PathBuf,
+/// The first bytes of every entry: what the file is, and its format's version.
+const MAGIC: &[u8; 16] = b"crm-rules cache1";
+const MAC_LEN: usize = 32;
+
+/// The default file of the cache key: `cache.key` in [`key_file::default_dir`].
+pub fn default_key_file() -> Result<PathBuf, KeyFileError> {
+    key_file::default_file("cache")
 }
 
-impl ComponentCache {
-    /// A cache in `dir` (created when first written).
-    pub fn new(dir: impl Into<PathBuf>) -> ComponentCache {
-        ComponentCache { dir: dir.into() }
+/// Why the cache cannot be used, or an entry was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    /// The key file is missing a place, exposed or unreadable.
+    #[error("the cache key cannot be used")]
+    Key(#[source] KeyFileError),
+    /// The cache folder cannot be created or read, or others may write it.
+    #[error("the cache folder cannot be used")]
+    Folder(#[source] KeyFileError),
+    /// An entry failed its check; it is not used.
+    #[error("cache entry {path} is refused: {why}")]
+    Refused {
+        /// The entry's file.
+        path: String,
+        /// What failed.
+        why: &'static str,
+    },
+    /// Reading or writing an entry failed.
+    #[error("cannot {action} cache entry {path}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The entry's file.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A folder of authenticated artifacts, each found by a kind (e.g. `component`)
+/// and key parts (e.g. a module's SHA-256 and the engine's settings).
+#[derive(Clone)]
+pub struct ArtifactCache {
+    dir: PathBuf,
+    key: [u8; 32],
+}
+
+impl std::fmt::Debug for ArtifactCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the key.
+        f.debug_struct("ArtifactCache")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An entry's bytes, after its MAC and header matched.
+pub struct Verified {
+    bytes: Vec<u8>,
+    start: usize,
+}
+
+impl std::ops::Deref for Verified {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.bytes[self.start..]
+    }
+}
+
+impl ArtifactCache {
+    /// The cache in `dir` (created with mode 0700 if missing), authenticated with
+    /// the key in `key_file` (created on first use). Refuses a folder others may
+    /// write and a key file others may read or write.
+    pub fn open(dir: impl Into<PathBuf>, key_file: &Path) -> Result<ArtifactCache, CacheError> {
+        let dir = dir.into();
+        let key = key_file::load_or_create(key_file).map_err(CacheError::Key)?;
+        key_file::create_private_dir(&dir)
+            .map_err(|source| KeyFileError::Io {
+                action: "create",
+                path: dir.display().to_string(),
+                source,
+            })
+            .map_err(CacheError::Folder)?;
+        key_file::check_mode(&dir, 0o022, "a folder writable by group or others", 0o700)
+            .map_err(CacheError::Folder)?;
+        Ok(ArtifactCache { dir, key })
     }
 
     /// The folder.
@@ -46,85 +136,266 @@ impl ComponentCache {
         &self.dir
     }
 
-    /// The entry's path for a module.
-    pub fn entry(&self, engine: &Engine, module_sha256: &str) -> PathBuf {
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        engine.precompile_compatibility_hash().hash(&mut hasher);
-        self.dir
-            .join(format!("{module_sha256}-{:016x}.b3.cwasm", hasher.finish()))
+    /// The file of the entry for `kind` and `key_parts`.
+    pub fn entry(&self, kind: &str, key_parts: &[&[u8]]) -> PathBuf {
+        let name = blake3::hash(&header(kind, key_parts)).to_hex();
+        self.dir.join(format!("{kind}-{}.entry", &name[..32]))
     }
 
-    /// The compiled component of `wasm`: from the cache when a sound entry exists,
-    /// else compiled and written to the cache.
+    /// Stores `bytes` as the entry for `kind` and `key_parts`, replacing any.
+    pub fn store(&self, kind: &str, key_parts: &[&[u8]], bytes: &[u8]) -> Result<(), CacheError> {
+        let path = self.entry(kind, key_parts);
+        let header = header(kind, key_parts);
+        let header_len = u32::try_from(header.len())
+            .unwrap_or(u32::MAX)
+            .to_le_bytes();
+        let mac = self.mac(&[&header_len, &header, bytes]);
+        let io = |action| {
+            let path = path.display().to_string();
+            move |source| CacheError::Io {
+                action,
+                path,
+                source,
+            }
+        };
+        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let written = options.open(&tmp).and_then(|file| {
+            let mut out = std::io::BufWriter::new(file);
+            for part in [
+                MAGIC.as_slice(),
+                mac.as_bytes(),
+                &header_len,
+                &header,
+                bytes,
+            ] {
+                out.write_all(part)?;
+            }
+            out.flush()
+        });
+        written
+            .and_then(|()| std::fs::rename(&tmp, &path))
+            .inspect_err(|_| {
+                let _ = std::fs::remove_file(&tmp);
+            })
+            .map_err(io("write"))
+    }
+
+    /// The bytes stored for `kind` and `key_parts`: `Ok(None)` when there is no
+    /// entry, an error when there is one that fails its check.
+    pub fn load(&self, kind: &str, key_parts: &[&[u8]]) -> Result<Option<Verified>, CacheError> {
+        let path = self.entry(kind, key_parts);
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => {
+                return Err(CacheError::Io {
+                    action: "read",
+                    path: path.display().to_string(),
+                    source,
+                })
+            }
+        };
+        let refused = |why| CacheError::Refused {
+            path: path.display().to_string(),
+            why,
+        };
+        let fixed = MAGIC.len() + MAC_LEN + 4;
+        if bytes.len() < fixed {
+            return Err(refused("it is truncated"));
+        }
+        if &bytes[..MAGIC.len()] != MAGIC {
+            return Err(refused("it is not an entry of this cache format"));
+        }
+        let (stated, data) = bytes[MAGIC.len()..].split_at(MAC_LEN);
+        let stated: [u8; MAC_LEN] = stated.try_into().map_err(|_| refused("it is truncated"))?;
+        // `blake3::Hash` compares in constant time.
+        if self.mac(&[data]) != blake3::Hash::from_bytes(stated) {
+            return Err(refused(
+                "its MAC does not match: it was not written with this host's cache key, \
+                 or it was altered",
+            ));
+        }
+        let (len, rest) = data.split_at(4);
+        let len = u32::from_le_bytes(len.try_into().map_err(|_| refused("it is truncated"))?);
+        let len = usize::try_from(len).map_err(|_| refused("its header is malformed"))?;
+        if rest.len() < len || rest[..len] != header(kind, key_parts)[..] {
+            return Err(refused(
+                "it was written for another artifact (another module or engine settings)",
+            ));
+        }
+        let start = fixed + len;
+        Ok(Some(Verified { bytes, start }))
+    }
+
+    fn mac(&self, parts: &[&[u8]]) -> blake3::Hash {
+        let mut hasher = blake3::Hasher::new_keyed(&self.key);
+        hasher.update(MAGIC);
+        for part in parts {
+            hasher.update(part);
+        }
+        hasher.finalize()
+    }
+}
+
+/// The authenticated description of an entry: its kind and key parts, each with
+/// its length, so no two different lists read the same.
+fn header(kind: &str, key_parts: &[&[u8]]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for part in std::iter::once(kind.as_bytes()).chain(key_parts.iter().copied()) {
+        out.extend_from_slice(&(part.len() as u64).to_le_bytes());
+        out.extend_from_slice(part);
+    }
+    out
+}
+
+/// Compiled components in an [`ArtifactCache`], each bound to its module's SHA-256
+/// and the engine's compatibility settings.
+#[derive(Debug, Clone)]
+pub struct ComponentCache {
+    artifacts: ArtifactCache,
+}
+
+/// The kind of component entries.
+const COMPONENT: &str = "component";
+
+impl ComponentCache {
+    /// The cache in `dir`, keyed with `key_file`: see [`ArtifactCache::open`].
+    pub fn open(dir: impl Into<PathBuf>, key_file: &Path) -> Result<ComponentCache, CacheError> {
+        Ok(ComponentCache {
+            artifacts: ArtifactCache::open(dir, key_file)?,
+        })
+    }
+
+    /// The folder.
+    pub fn dir(&self) -> &Path {
+        self.artifacts.dir()
+    }
+
+    /// The cache underneath, for other kinds of artifacts.
+    pub fn artifacts(&self) -> &ArtifactCache {
+        &self.artifacts
+    }
+
+    /// The entry's path for a module.
+    pub fn entry(&self, engine: &Engine, module_sha256: &str) -> PathBuf {
+        let settings = engine_settings_digest(engine);
+        self.artifacts
+            .entry(COMPONENT, &[module_sha256.as_bytes(), settings.as_bytes()])
+    }
+
+    /// The compiled component of `wasm`: from the cache when an entry for this
+    /// module and engine proves itself, else compiled and written to the cache.
+    /// `module_sha256` must be the SHA-256 of `wasm`: it is what binds the entry
+    /// to the module whose pin and signature were checked.
     pub fn load(
         &self,
         engine: &Engine,
         wasm: &[u8],
         module_sha256: &str,
     ) -> wasmtime::Result<(Component, Origin)> {
-        let path = self.entry(engine, module_sha256);
-        match self.read(engine, &path) {
-            Ok(Some(component)) => {
-                tracing::info!(
-                    "module {module_sha256} loaded from the cache ({})",
-                    path.display()
-                );
-                return Ok((component, Origin::Cache));
-            }
+        let settings = engine_settings_digest(engine);
+        let key_parts: [&[u8]; 2] = [module_sha256.as_bytes(), settings.as_bytes()];
+        match self.artifacts.load(COMPONENT, &key_parts) {
+            Ok(Some(code)) => match deserialize(engine, &code) {
+                Ok(component) => {
+                    tracing::info!("module {module_sha256} loaded from the cache");
+                    return Ok((component, Origin::Cache));
+                }
+                Err(e) => tracing::warn!(
+                    "the engine refused the cached code of module {module_sha256} \
+                     ({e}); compiling again"
+                ),
+            },
             Ok(None) => {}
-            Err(why) => tracing::warn!(
-                "cache entry {} is unusable ({why}); compiling again",
-                path.display()
-            ),
+            Err(why) => tracing::warn!("{why}; compiling again"),
         }
         let component = Component::new(engine, wasm)?;
         tracing::info!("module {module_sha256} compiled");
-        match self.write(&path, &component) {
-            Ok(()) => tracing::info!("module {module_sha256} cached in {}", path.display()),
-            Err(e) => tracing::warn!("cannot write cache entry {}: {e}", path.display()),
+        let stored = component
+            .serialize()
+            .map_err(|e| CacheError::Io {
+                action: "serialize",
+                path: module_sha256.to_owned(),
+                source: std::io::Error::other(e.to_string()),
+            })
+            .and_then(|code| self.artifacts.store(COMPONENT, &key_parts, &code));
+        match stored {
+            Ok(()) => tracing::info!(
+                "module {module_sha256} cached in {}",
+                self.artifacts.dir().display()
+            ),
+            Err(e) => tracing::warn!("{e}"),
         }
         Ok((component, Origin::Compiled))
     }
+}
 
-    fn read(&self, engine: &Engine, path: &Path) -> Result<Option<Component>, String> {
-        let bytes = match std::fs::read(path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e.to_string()),
-        };
-        if bytes.len() < 32 {
-            return Err("entry is truncated".into());
+/// A digest of everything that makes compiled code fit an engine: wasmtime's
+/// version, the target, the compiler's and the runtime's settings.
+fn engine_settings_digest(engine: &Engine) -> blake3::Hash {
+    struct Blake3(blake3::Hasher);
+    impl Hasher for Blake3 {
+        fn write(&mut self, bytes: &[u8]) {
+            self.0.update(bytes);
         }
-        let (digest, code) = bytes.split_at(32);
-        if blake3::hash(code).as_bytes().as_slice() != digest {
-            return Err(format!(
-                "entry digest {} does not match its contents",
-                hex(digest)
-            ));
+        fn finish(&self) -> u64 {
+            let mut word = [0; 8];
+            word.copy_from_slice(&self.0.finalize().as_bytes()[..8]);
+            u64::from_le_bytes(word)
         }
-        deserialize(engine, code)
-            .map(Some)
-            .map_err(|e| format!("engine refused the entry: {e:#}"))
     }
-
-    fn write(&self, path: &Path, component: &Component) -> std::io::Result<()> {
-        let code = component.serialize().map_err(std::io::Error::other)?;
-        std::fs::create_dir_all(&self.dir)?;
-        let mut bytes = blake3::hash(&code).as_bytes().to_vec();
-        bytes.extend_from_slice(&code);
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-        std::fs::write(&tmp, &bytes)?;
-        std::fs::rename(&tmp, path)
-    }
+    let mut hasher = Blake3(blake3::Hasher::new());
+    engine.precompile_compatibility_hash().hash(&mut hasher);
+    hasher.0.finalize()
 }
 
 /// Loads code this host compiled and wrote itself.
 #[allow(unsafe_code)]
-fn deserialize(engine: &Engine, code: &[u8]) -> wasmtime::Result<Component> {
-    // SAFETY: `Component::deserialize` runs the machine code it is given. The bytes
-    // come from an entry this cache wrote with `Component::serialize`, keyed by the
-    // engine's compatibility hash, and their SHA-256 was checked just before against
-    // the digest written with them, so they are exactly what this engine produced.
-    // (wasmtime also checks its own header: version and settings.)
-    unsafe { Component::deserialize(engine, code) }
+fn deserialize(engine: &Engine, code: &Verified) -> wasmtime::Result<Component> {
+    // SAFETY: `Component::deserialize` runs the machine code it is given. These
+    // bytes passed a MAC under the host's cache key, which the cache folder does
+    // not hold, over a header naming this module's SHA-256 and this engine's
+    // compatibility digest: they are exactly what `Component::serialize` produced
+    // in a host holding the key, for this module and these settings. (wasmtime also
+    // checks its own header: version and settings.)
+    unsafe { Component::deserialize(engine, &code[..]) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_entry_loads_only_under_its_own_kind_and_key_parts() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("keys").join("cache.key");
+        let cache = ArtifactCache::open(dir.path().join("cache"), &key).unwrap();
+        cache
+            .store("snapshot", &[b"module", b"policy"], b"bytes")
+            .unwrap();
+        let loaded = cache.load("snapshot", &[b"module", b"policy"]).unwrap();
+        assert_eq!(&*loaded.unwrap(), b"bytes");
+        assert!(cache
+            .load("snapshot", &[b"module", b"other"])
+            .unwrap()
+            .is_none());
+        // Another entry's file copied over this one's name is refused.
+        cache
+            .store("snapshot", &[b"module", b"other"], b"evil")
+            .unwrap();
+        std::fs::copy(
+            cache.entry("snapshot", &[b"module", b"other"]),
+            cache.entry("snapshot", &[b"module", b"policy"]),
+        )
+        .unwrap();
+        let error = cache
+            .load("snapshot", &[b"module", b"policy"])
+            .err()
+            .unwrap();
+        assert!(error.to_string().contains("another artifact"), "{error}");
+    }
 }

@@ -14,6 +14,8 @@ use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use crate::randomness::DecisionRandom;
+
 /// How often the engine's epoch advances: the granularity of wall-clock deadlines.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
@@ -83,11 +85,16 @@ pub struct EngineSettings {
     pub pooling: bool,
     /// How many component instances may be alive at once (pooling only).
     pub max_instances: u32,
-    /// Upper bound of any org's memory limit (pooling reserves this per memory).
+    /// Upper bound of any org's memory limit: an org asking for more is refused
+    /// when it loads. The pooling allocator sizes every memory slot to it.
     pub max_memory_bytes: usize,
     /// A folder for compiled components, so a restart does not compile known
     /// modules again; `None` for no cache.
     pub cache_dir: Option<std::path::PathBuf>,
+    /// The secret key that authenticates cache entries, kept outside the cache
+    /// folder (created on first use, mode 0600); `None` for
+    /// [`crate::cache::default_key_file`].
+    pub cache_key: Option<std::path::PathBuf>,
 }
 
 impl Default for EngineSettings {
@@ -97,15 +104,41 @@ impl Default for EngineSettings {
             max_instances: 1000,
             max_memory_bytes: 64 << 20,
             cache_dir: None,
+            cache_key: None,
         }
     }
 }
+
+/// Core instances and tables one component may have: the pooling allocator's
+/// slots are this large, so an org's `instances` and `tables` limits stop here.
+const MAX_CORE_INSTANCES_PER_COMPONENT: u32 = 20;
+const MAX_TABLES_PER_COMPONENT: u32 = 20;
 
 /// The engine and linker every org shares.
 pub struct Runtime {
     pub(crate) engine: Engine,
     pub(crate) linker: Arc<Linker<StoreState>>,
+    max_memory_bytes: usize,
     _ticker: Ticker,
+}
+
+/// An org's limit above what the engine can give any org.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "limits.{limit} is {asked}, above the engine's ceiling of {ceiling} ({ceiling_name}); \
+     lower the org's limit{raise}"
+)]
+pub struct LimitAboveCeiling {
+    /// The limit's name in `limits`, e.g. `memory_bytes`.
+    pub limit: &'static str,
+    /// What the org asked for.
+    pub asked: u64,
+    /// The most the engine allows.
+    pub ceiling: u64,
+    /// Where the ceiling is set.
+    pub ceiling_name: &'static str,
+    /// How to raise the ceiling, when it can be.
+    pub raise: &'static str,
 }
 
 /// Advances the engine's epoch every [`EPOCH_TICK`] until dropped.
@@ -150,13 +183,55 @@ impl Runtime {
         let mut linker = Linker::new(&engine);
         // Modules built for wasm32-wasip2 with std import WASI. It is linked, but
         // the context built in `StoreState::new` grants no files, no network, no
-        // environment, no arguments, and a clock stopped at the epoch.
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        // environment, no arguments, and a clock stopped at the epoch; no call of
+        // it may wait (`crate::wasi`).
+        crate::wasi::add_to_linker(&mut linker)?;
         Ok(Runtime {
             _ticker: Ticker::start(&engine),
             engine,
             linker: Arc::new(linker),
+            max_memory_bytes: settings.max_memory_bytes,
         })
+    }
+
+    /// Refuses limits the engine would silently cap: an org that asks for more
+    /// memory, instances or tables than any org can have.
+    pub fn check_limits(&self, limits: &Limits) -> Result<(), LimitAboveCeiling> {
+        let checks = [
+            (
+                "memory_bytes",
+                limits.memory_bytes as u64,
+                self.max_memory_bytes as u64,
+                "EngineSettings.max_memory_bytes",
+                " or raise EngineSettings.max_memory_bytes",
+            ),
+            (
+                "instances",
+                limits.instances as u64,
+                u64::from(MAX_CORE_INSTANCES_PER_COMPONENT),
+                "core instances per component",
+                "",
+            ),
+            (
+                "tables",
+                limits.tables as u64,
+                u64::from(MAX_TABLES_PER_COMPONENT),
+                "tables per component",
+                "",
+            ),
+        ];
+        for (limit, asked, ceiling, ceiling_name, raise) in checks {
+            if asked > ceiling {
+                return Err(LimitAboveCeiling {
+                    limit,
+                    asked,
+                    ceiling,
+                    ceiling_name,
+                    raise,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Compiles a component.
@@ -180,9 +255,9 @@ fn config(pooling: Option<&EngineSettings>) -> Config {
             .total_tables(settings.max_instances.saturating_mul(4))
             .total_stacks(settings.max_instances)
             .max_memory_size(settings.max_memory_bytes)
-            .max_core_instances_per_component(20)
+            .max_core_instances_per_component(MAX_CORE_INSTANCES_PER_COMPONENT)
             .max_memories_per_component(4)
-            .max_tables_per_component(20);
+            .max_tables_per_component(MAX_TABLES_PER_COMPONENT);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         // Each memory reserves 4 GiB of address space (plus a guard): with a 32-bit
         // wasm address space that large, every load and store is checked by the
@@ -202,23 +277,30 @@ pub struct StoreState {
     pub(crate) limits: StoreLimits,
     pub(crate) stdout: GuestOutput,
     pub(crate) stderr: GuestOutput,
+    pub(crate) random: DecisionRandom,
 }
 
 impl StoreState {
-    pub(crate) fn new(limits: &Limits) -> StoreState {
+    pub(crate) fn new(limits: &Limits, random: DecisionRandom) -> StoreState {
         let stdout = GuestOutput::new(limits.log_bytes);
         let stderr = GuestOutput::new(limits.log_bytes);
+        // The monotonic clock and randomness are `crate::wasi`'s own, not the
+        // context's. Stdin is closed (every read ends at once), and sockets cannot
+        // even be created.
         let wasi = WasiCtx::builder()
             .wall_clock(StoppedClock)
-            .monotonic_clock(StoppedClock)
-            .insecure_random_seed(0)
+            .stdin(wasmtime_wasi::p2::pipe::ClosedInputStream)
             .stdout(stdout.clone())
             .stderr(stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
             .build();
         StoreState {
             wasi,
             stdout,
             stderr,
+            random,
             table: ResourceTable::new(),
             limits: StoreLimitsBuilder::new()
                 .memory_size(limits.memory_bytes)
@@ -249,15 +331,6 @@ impl wasmtime_wasi::HostWallClock for StoppedClock {
     }
     fn now(&self) -> std::time::Duration {
         std::time::Duration::ZERO
-    }
-}
-
-impl wasmtime_wasi::HostMonotonicClock for StoppedClock {
-    fn resolution(&self) -> u64 {
-        1_000_000_000
-    }
-    fn now(&self) -> u64 {
-        0
     }
 }
 
@@ -323,9 +396,14 @@ impl OutputStream for GuestOutput {
     }
 }
 
-/// A new store for one instance, limits in place.
-pub(crate) fn new_store(engine: &Engine, limits: &Limits) -> Store<StoreState> {
-    let mut store = Store::new(engine, StoreState::new(limits));
+/// A new store for one instance, limits in place; `random` is what its module
+/// reads from `wasi:random`.
+pub(crate) fn new_store(
+    engine: &Engine,
+    limits: &Limits,
+    random: DecisionRandom,
+) -> Store<StoreState> {
+    let mut store = Store::new(engine, StoreState::new(limits, random));
     store.limiter(|state| &mut state.limits);
     store.set_epoch_deadline(epoch_ticks(limits));
     store

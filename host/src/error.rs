@@ -49,6 +49,10 @@ pub enum Error {
         #[source]
         source: Source,
     },
+    /// The compiled-module cache cannot be used (its key or folder is exposed,
+    /// missing or unreadable).
+    #[error(transparent)]
+    Cache(crate::cache::CacheError),
     /// No module is loaded for the org.
     #[error("org `{org}`: no rule module is loaded")]
     UnknownOrg {
@@ -73,6 +77,15 @@ pub enum Error {
         org: String,
         /// What did not match.
         message: String,
+    },
+    /// The org's limits ask for more than the engine gives any org.
+    #[error("org `{org}`: {source}")]
+    Limits {
+        /// The org.
+        org: String,
+        /// Which limit, and the ceiling.
+        #[source]
+        source: crate::engine::LimitAboveCeiling,
     },
     /// A version of an org's module that does not exist or clashes.
     #[error("org `{org}`: {message}")]

@@ -35,13 +35,16 @@ pub mod decision;
 pub mod engine;
 pub mod error;
 pub mod fixtures;
-mod guest_output;
+pub mod guest_output;
 pub mod integrity;
 pub mod json;
+pub mod key_file;
 pub mod org;
 pub mod pipeline;
+mod randomness;
 pub mod registry;
 pub mod render;
+pub mod wasi;
 
 pub use contract::{latest, ContractVersion, OrgFacts};
 pub use crm_rules_model as model;

@@ -20,7 +20,7 @@ fn main() -> ExitCode {
     match cli::run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", cli::shown(&format!("{e:#}")));
             ExitCode::from(2)
         }
     }

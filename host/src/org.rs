@@ -12,8 +12,13 @@
 //! then be signed by one of them), `signature` (the signature file, default the
 //! module's path plus `.sig`), `audit` (`{"mask_fields": [...]}`), and `crm` (the
 //! org's CRM vocabulary, laid over the vendors' defaults: `docs/adapters.md`).
+//!
+//! Every path in `org.json` stays inside the org folder: it is relative, has no
+//! `..`, and does not lead out through a symbolic link ([`OrgPathError`]). Whoever
+//! writes an org folder chooses its module and policy, never another file of the
+//! host.
 
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use anyhow::{bail, Context as _};
 use serde::Deserialize;
@@ -62,6 +67,110 @@ fn reference() -> String {
     "reference".to_owned()
 }
 
+/// A path in `org.json` that would reach outside the org folder.
+#[derive(Debug, thiserror::Error)]
+pub enum OrgPathError {
+    /// An absolute path (or, on Windows, one with a drive or root).
+    #[error(
+        "`{field}` is `{path}`, an absolute path; paths in org.json are relative to the org folder"
+    )]
+    Absolute {
+        /// The field of `org.json`, e.g. `policy`.
+        field: &'static str,
+        /// The path as written.
+        path: String,
+    },
+    /// A path with a `..` component.
+    #[error("`{field}` is `{path}`, which climbs out with `..`; paths in org.json stay inside the org folder")]
+    Climbs {
+        /// The field of `org.json`.
+        field: &'static str,
+        /// The path as written.
+        path: String,
+    },
+    /// An empty path.
+    #[error("`{field}` is empty")]
+    Empty {
+        /// The field of `org.json`.
+        field: &'static str,
+    },
+    /// A path that leads out of the folder through a symbolic link.
+    #[error("`{field}` is `{path}`, which leads to {target}, outside the org folder {dir} (through a symbolic link)")]
+    LinksOut {
+        /// The field of `org.json`.
+        field: &'static str,
+        /// The path as written.
+        path: String,
+        /// Where it leads.
+        target: String,
+        /// The org folder.
+        dir: String,
+    },
+    /// The folder or the path cannot be resolved.
+    #[error("`{field}`: cannot resolve {path}")]
+    Resolve {
+        /// The field of `org.json`.
+        field: &'static str,
+        /// The path that could not be resolved.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// `relative` (the value of `field` in `org.json`) as a path inside `dir`. A path
+/// that does not exist yet is checked by its words alone; one that exists is
+/// resolved, symbolic links and all, and must still be inside `dir`.
+pub fn resolve_inside(
+    dir: &Path,
+    field: &'static str,
+    relative: &str,
+) -> Result<PathBuf, OrgPathError> {
+    let path = Path::new(relative);
+    if relative.trim().is_empty() {
+        return Err(OrgPathError::Empty { field });
+    }
+    for component in path.components() {
+        match component {
+            Component::Normal(_) | Component::CurDir => {}
+            Component::ParentDir => {
+                return Err(OrgPathError::Climbs {
+                    field,
+                    path: relative.to_owned(),
+                })
+            }
+            Component::RootDir | Component::Prefix(_) => {
+                return Err(OrgPathError::Absolute {
+                    field,
+                    path: relative.to_owned(),
+                })
+            }
+        }
+    }
+    let joined = dir.join(path);
+    if std::fs::symlink_metadata(&joined).is_err() {
+        return Ok(joined);
+    }
+    let resolve = |p: &Path| {
+        p.canonicalize().map_err(|source| OrgPathError::Resolve {
+            field,
+            path: p.display().to_string(),
+            source,
+        })
+    };
+    let (root, target) = (resolve(dir)?, resolve(&joined)?);
+    if !target.starts_with(&root) {
+        return Err(OrgPathError::LinksOut {
+            field,
+            path: relative.to_owned(),
+            target: target.display().to_string(),
+            dir: root.display().to_string(),
+        });
+    }
+    Ok(target)
+}
+
 /// An org folder, read.
 #[derive(Debug, Clone)]
 pub struct OrgDir {
@@ -82,16 +191,20 @@ pub struct OrgDir {
 impl OrgDir {
     /// Reads `dir/org.json`, its module and its policy.
     pub fn read(dir: &Path) -> anyhow::Result<OrgDir> {
-        let path = dir.join("org.json");
+        let path = resolve_inside(dir, "org.json", "org.json")?;
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("cannot read {}", path.display()))?;
         let de = &mut serde_json::Deserializer::from_str(&text);
         let file: OrgFile = serde_path_to_error::deserialize(de)
             .map_err(|e| anyhow::anyhow!("{}: at `{}`: {}", path.display(), e.path(), e.inner()))?;
+        let inside = |field: &'static str, relative: &str| {
+            resolve_inside(dir, field, relative)
+                .map_err(|e| anyhow::Error::new(e).context(format!("{}", path.display())))
+        };
         let wasm = if file.module == "reference" {
             crate::REFERENCE_MODULE.to_vec()
         } else {
-            let module = dir.join(&file.module);
+            let module = inside("module", &file.module)?;
             if !module.is_file() {
                 bail!(
                     "{}: module {} does not exist (build the module crate for \
@@ -103,9 +216,9 @@ impl OrgDir {
             std::fs::read(&module).with_context(|| format!("cannot read {}", module.display()))?
         };
         let signature_path = match (&file.signature, file.module.as_str()) {
-            (Some(path), _) => Some(dir.join(path)),
+            (Some(path), _) => Some(inside("signature", path)?),
             (None, "reference") => None,
-            (None, module) => Some(dir.join(format!("{module}.sig"))),
+            (None, module) => Some(inside("signature", &format!("{module}.sig"))?),
         };
         let signature = match signature_path {
             Some(path) if path.is_file() => Some(
@@ -125,7 +238,7 @@ impl OrgDir {
         };
         let vocabularies =
             Vocabularies::new(&file.crm).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        let policy_path = dir.join(&file.policy);
+        let policy_path = inside("policy", &file.policy)?;
         let policy = std::fs::read_to_string(&policy_path)
             .with_context(|| format!("cannot read {}", policy_path.display()))?;
         Ok(OrgDir {

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use chrono::{SubsecRound, Utc};
-use crm_rules::audit::{AuditLog, Entry};
+use crm_rules::audit::{AuditKey, AuditLog, Entry};
 use crm_rules::decision::Kind;
 use crm_rules::pipeline::{self, Emit, InputError, Pipeline, Reading};
 use crm_rules::Host;
@@ -84,8 +84,11 @@ pub fn run(host: &Host, cli: &Cli) -> anyhow::Result<ExitCode> {
     };
     let mut audit = match &args.audit {
         Some(path) => Some(
-            AuditLog::open(path)
-                .with_context(|| format!("cannot open audit log {}", path.display()))?,
+            AuditLog::open(
+                path,
+                super::audit::audit_key(args, AuditKey::load_or_create)?,
+            )
+            .with_context(|| format!("cannot open audit log {}", path.display()))?,
         ),
         None => None,
     };
@@ -133,10 +136,10 @@ pub fn run(host: &Host, cli: &Cli) -> anyhow::Result<ExitCode> {
     let result = pipeline.run_input(opened, threads, |output| {
         failed += output.failed;
         for message in &output.messages {
-            eprintln!("error: {message}");
+            eprintln!("error: {}", super::shown(message));
         }
         for warning in &output.warnings {
-            eprintln!("warning: {warning}");
+            eprintln!("warning: {}", super::shown(warning));
         }
         stdout.write_all(&output.text)?;
         if let Some(log) = audit.as_mut() {

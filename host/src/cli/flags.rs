@@ -49,13 +49,24 @@ pub struct OrgArgs {
     /// Pretty-print decisions (one JSON document per record).
     #[arg(long, global = true)]
     pub pretty: bool,
-    /// Append every decision to this audit log (JSON lines, hash-chained).
+    /// Append every decision to this audit log (JSON lines, hash-chained, MAC'd
+    /// and signed; several processes may share one log).
     #[arg(long, global = true, value_name = "FILE")]
     pub audit: Option<PathBuf>,
+    /// The audit key (ed25519; created on first use, mode 0600) that extends,
+    /// signs and verifies audit logs; default: `audit.key` in
+    /// `$XDG_CONFIG_HOME/crm-rules` or `~/.config/crm-rules`.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub audit_key: Option<PathBuf>,
     /// Folder of compiled modules; default: `$XDG_CACHE_HOME/crm-rules` or
     /// `~/.cache/crm-rules`.
     #[arg(long, global = true, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
+    /// The secret key that authenticates cached code (created on first use, mode
+    /// 0600); default: `cache.key` in `$XDG_CONFIG_HOME/crm-rules` or
+    /// `~/.config/crm-rules`. Never inside the cache folder.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub cache_key: Option<PathBuf>,
     /// Compile modules every time; use no cache.
     #[arg(long, global = true)]
     pub no_cache: bool,
@@ -184,11 +195,40 @@ pub enum ModuleCommand {
 
 #[derive(Subcommand)]
 pub enum AuditCommand {
-    /// Check a log's hash chain; names the first bad line and exits 1.
+    /// Check a log: chain, MACs (with the audit key) or checkpoint signatures
+    /// (with --public-key), and its end; names the first bad line and exits 1.
     Verify {
         /// The audit log.
         log: PathBuf,
+        /// Check with this public key (hex) instead of the audit key: only lines up
+        /// to the last checkpoint can then be vouched for.
+        #[arg(long, value_name = "HEX")]
+        public_key: Option<String>,
+        /// A line the log must still contain, as saved by `audit head` (a file
+        /// holding that line): catches a log cut back before it.
+        #[arg(long, value_name = "FILE", conflicts_with = "expect_head")]
+        expect: Option<PathBuf>,
+        /// The hash the log's line --expect-seq must have (as printed by `audit
+        /// verify` or `audit head`).
+        #[arg(long, value_name = "HASH", requires = "expect_seq")]
+        expect_head: Option<String>,
+        /// The sequence number of the line with --expect-head.
+        #[arg(long, value_name = "N", requires = "expect_head")]
+        expect_seq: Option<u64>,
+        /// The log's writer is still running: accept a log that does not end with
+        /// a checkpoint.
+        #[arg(long)]
+        open: bool,
     },
+    /// Print the log's last line (a checkpoint when its writer closed it), to keep
+    /// elsewhere and pass to `audit verify --expect` later.
+    Head {
+        /// The audit log.
+        log: PathBuf,
+    },
+    /// Print the public key of the audit key (creating the key if needed), for
+    /// whoever verifies logs without the secret key.
+    PublicKey,
     /// Print the entries of a log that match the filters.
     Show {
         /// The audit log.

@@ -30,15 +30,22 @@ fn cache_dir(args: &flags::OrgArgs) -> Option<PathBuf> {
     Some(base.join("crm-rules"))
 }
 
+/// Text from records or modules, made safe for the terminal: control characters
+/// shown as escapes, so no one can forge or hide the program's own lines.
+pub fn shown(text: &str) -> String {
+    crm_rules::guest_output::escape(text.as_bytes())
+}
+
 /// Runs the command; the exit code says how it went.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Module(command) => return module::run(command),
-        Command::Audit(command) => return audit::run(command),
+        Command::Audit(command) => return audit::run(command, &cli.org),
         _ => {}
     }
     let host = Host::with_settings(&EngineSettings {
         cache_dir: cache_dir(&cli.org),
+        cache_key: cli.org.cache_key.clone(),
         ..EngineSettings::default()
     })?;
     match &cli.command {

@@ -74,14 +74,6 @@ pub(crate) fn facts_size(facts: &OrgFacts) -> usize {
         + list(&facts.custom_fields, String::len)
 }
 
-/// Checks the facts a module declared at load.
-pub(crate) fn check_facts(facts: &OrgFacts) -> Result<(), String> {
-    if facts.stages.is_empty() {
-        return Err("the module lists no stages".to_owned());
-    }
-    Ok(())
-}
-
 /// What an answer may refer to.
 struct Scope<'a> {
     facts: &'a OrgFacts,

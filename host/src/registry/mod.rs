@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use crm_rules_model as m;
 
 use crate::cache::{ComponentCache, Origin};
-use crate::contract::{check_facts, ContractVersion, ModulePre, OrgFacts};
+use crate::contract::{ContractVersion, ModulePre, OrgFacts};
 use crate::engine::{EngineSettings, Limits, Runtime};
 use crate::error::{Error, Result, TrapKind};
 use crate::integrity::Integrity;
@@ -158,10 +158,21 @@ impl Host {
 
     /// A host with the given engine settings.
     pub fn with_settings(settings: &EngineSettings) -> Result<Host> {
+        let cache = match &settings.cache_dir {
+            Some(dir) => {
+                let key_file = match &settings.cache_key {
+                    Some(file) => file.clone(),
+                    None => crate::cache::default_key_file()
+                        .map_err(|e| Error::Cache(crate::cache::CacheError::Key(e)))?,
+                };
+                Some(ComponentCache::open(dir, &key_file).map_err(Error::Cache)?)
+            }
+            None => None,
+        };
         Ok(Host {
             runtime: Runtime::new(settings).map_err(|e| Error::Engine { source: e.into() })?,
             orgs: RwLock::new(HashMap::new()),
-            cache: settings.cache_dir.clone().map(ComponentCache::new),
+            cache,
             compiled: Mutex::new(HashMap::new()),
         })
     }
@@ -246,6 +257,12 @@ impl Host {
     /// checked by the module's `init`. Adding a label again with the same module
     /// and policy replaces it; with different ones, it is an error.
     pub fn add_version(&self, org: &str, spec: VersionSpec<'_>) -> Result<LoadedModule> {
+        self.runtime
+            .check_limits(&spec.limits)
+            .map_err(|source| Error::Limits {
+                org: org.to_owned(),
+                source,
+            })?;
         spec.integrity
             .check(spec.wasm)
             .map_err(|message| Error::Integrity {
@@ -254,23 +271,26 @@ impl Host {
             })?;
         let hash = module_hash(spec.wasm);
         let (pre, origin) = self.compiled(org, spec.wasm, &hash)?;
+        let mut loaded = LoadedModule {
+            org: org.to_owned(),
+            version: spec.version.clone(),
+            hash,
+            contract: pre.contract(),
+            info: m::ModuleInfo {
+                name: String::new(),
+                version: String::new(),
+                reads_custom_fields: Vec::new(),
+            },
+            origin,
+        };
         // The first instance checks the policy and tells the org's facts.
         let (first, facts) = Version::instantiate(
             &self.runtime.engine,
             &pre,
-            org,
-            &spec.version,
+            &loaded,
             spec.policy,
             &spec.limits,
         )?;
-        let bad_facts = |message: String| Error::Trap {
-            org: org.to_owned(),
-            record: None,
-            kind: TrapKind::BadOutput,
-            message: format!("its module info breaks the contract: {message}"),
-            source: None,
-        };
-        check_facts(&facts).map_err(bad_facts)?;
         let size = crate::contract::facts_size(&facts);
         if size > spec.limits.output_bytes {
             return Err(Error::Trap {
@@ -284,14 +304,7 @@ impl Host {
                 source: None,
             });
         }
-        let loaded = LoadedModule {
-            org: org.to_owned(),
-            version: spec.version.clone(),
-            hash,
-            contract: pre.contract(),
-            info: facts.module_info(),
-            origin,
-        };
+        loaded.info = facts.module_info();
         let version = Arc::new(Version::new(
             loaded.clone(),
             pre,

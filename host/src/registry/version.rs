@@ -14,6 +14,7 @@ use crate::decision::{Answer, InputRef};
 use crate::engine::{arm, new_store, Isolation, Limits, StoreState};
 use crate::error::{Error, Result, TrapKind};
 use crate::guest_output::drain;
+use crate::randomness::DecisionRandom;
 
 /// Warm instances kept per version; more concurrent callers get fresh ones that
 /// are dropped after use.
@@ -84,12 +85,14 @@ impl Version {
     pub(crate) fn instantiate(
         engine: &wasmtime::Engine,
         pre: &ModulePre,
-        org: &str,
-        version: &str,
+        loaded: &LoadedModule,
         policy: &str,
         limits: &Limits,
     ) -> Result<(Warm, OrgFacts)> {
-        let mut store = new_store(engine, limits);
+        let (org, version) = (loaded.org.as_str(), loaded.version.as_str());
+        let random = DecisionRandom::new(org, version, &loaded.hash, limits.memory_bytes as u64);
+        let mut store = new_store(engine, limits, random);
+        store.data_mut().random.start_call("init", &[]);
         arm(&mut store, limits).map_err(|e| classify(org, None, e))?;
         let outcome = pre
             .instantiate(&mut store)
@@ -123,15 +126,10 @@ impl Version {
         };
         match taken {
             Some(warm) => Ok(warm),
-            None => Version::instantiate(
-                engine,
-                &self.pre,
-                &self.loaded.org,
-                &self.loaded.version,
-                &self.policy,
-                &self.limits,
-            )
-            .map(|(warm, _)| warm),
+            None => {
+                Version::instantiate(engine, &self.pre, &self.loaded, &self.policy, &self.limits)
+                    .map(|(warm, _)| warm)
+            }
         }
     }
 
@@ -202,6 +200,11 @@ impl Version {
         };
         let mut warm = self.take(engine)?;
         arm(&mut warm.store, &self.limits).map_err(|e| classify(org, record, e))?;
+        // What the module reads from wasi:random follows from the decision and
+        // its records alone.
+        let ids: Vec<&str> = inputs.iter().map(|i| i.id()).collect();
+        let kind = inputs.first().map_or("none", |i| i.kind().as_str());
+        warm.store.data_mut().random.start_call(kind, &ids);
         let outcome = warm
             .module
             .decide(&mut warm.store, ctx, &self.facts, inputs);
