@@ -350,3 +350,57 @@ fn several_orgs_from_several_threads_get_their_own_answers() {
         t.join().expect("no thread panicked");
     }
 }
+
+/// The path the README gives a consultant: `crm-rules new`, `crm-rules build`,
+/// `crm-rules test` on the org folder the scaffold made, outside this repository.
+#[test]
+fn a_new_module_builds_and_passes_its_own_fixture() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let crate_dir = dir.path().join("city-rules");
+    let path = crate_dir.to_str().expect("utf-8 path");
+    let out = cli(&["new", "city-rules", "--dir", path], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(crate_dir.join("org/fixtures").is_dir());
+    // Its own target folder: the build must not reuse this workspace's.
+    let out = cli(&["build", path], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(crate_dir.join("org/city_rules.wasm").is_file());
+    let org = crate_dir.join("org");
+    let out = cli(&["test", org.to_str().expect("utf-8 path")], None);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains("1 passed, 0 failed"),
+        "{}",
+        text(&out.stdout)
+    );
+    let info = cli(
+        &["--org-dir", org.to_str().expect("utf-8 path"), "info"],
+        None,
+    );
+    assert!(
+        text(&info.stdout).contains("crm:rules@0.2.0"),
+        "{}",
+        text(&info.stdout)
+    );
+}
+
+#[test]
+fn a_module_name_that_is_not_a_crate_name_is_refused() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("x");
+    let out = cli(
+        &["new", "My Rules", "--dir", path.to_str().expect("utf-8")],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("lowercase"),
+        "{}",
+        text(&out.stderr)
+    );
+}

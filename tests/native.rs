@@ -47,7 +47,7 @@ fn the_same_lead_from_three_crms_gets_the_same_decision() {
         team: None,
     };
     let pipeline = Pipeline {
-        host: &host,
+        decider: &host,
         ctx: &ctx,
         reading: Reading {
             kind: Kind::Qualify,

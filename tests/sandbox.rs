@@ -197,6 +197,27 @@ fn per_call_isolation_gives_every_call_a_fresh_instance() {
 }
 
 #[test]
+fn an_isolated_call_starts_from_the_initialised_policy() {
+    // per_call instances come from a snapshot taken after `init`: the policy the
+    // rules read must be the org's, exactly as in a reused instance.
+    let host = Host::new().expect("host");
+    host.load("reuse", HOSTILE, &policy("strict"), hostile_limits())
+        .expect("org");
+    let per_call = Limits {
+        isolation: Isolation::PerCall,
+        ..hostile_limits()
+    };
+    host.load("fresh", HOSTILE, &policy("strict"), per_call)
+        .expect("org");
+    let answer = |org: &str| {
+        let decided = host.qualify(&ctx(org), &lead("ordinary")).expect("decided");
+        format!("{:?}", decided.value)
+    };
+    assert_eq!(answer("fresh"), answer("reuse"));
+    assert_eq!(answer("fresh"), answer("fresh"));
+}
+
+#[test]
 fn a_module_that_differs_from_the_pin_or_signature_is_refused_before_compiling() {
     let host = Host::new().expect("host");
     let spec = |wasm: &'static [u8], integrity: Integrity| VersionSpec {

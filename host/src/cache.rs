@@ -297,41 +297,64 @@ impl ComponentCache {
         wasm: &[u8],
         module_sha256: &str,
     ) -> wasmtime::Result<(Component, Origin)> {
+        self.compiled(engine, COMPONENT, &[module_sha256.as_bytes()], || {
+            Ok(wasm.to_vec())
+        })
+    }
+
+    /// The compiled component an entry of `kind` holds for `key_parts` (and this
+    /// engine's settings), else the component of the bytes `make` returns,
+    /// compiled and written to the cache. Other kinds than modules (pre-initialised
+    /// snapshots) name in `key_parts` everything their bytes follow from.
+    pub fn compiled(
+        &self,
+        engine: &Engine,
+        kind: &str,
+        key_parts: &[&[u8]],
+        make: impl FnOnce() -> wasmtime::Result<Vec<u8>>,
+    ) -> wasmtime::Result<(Component, Origin)> {
         let settings = engine_settings_digest(engine);
-        let key_parts: [&[u8]; 2] = [module_sha256.as_bytes(), settings.as_bytes()];
-        match self.artifacts.load(COMPONENT, &key_parts) {
+        let mut parts: Vec<&[u8]> = key_parts.to_vec();
+        parts.push(settings.as_bytes());
+        let what = format!("{kind} {}", hex_prefix(key_parts));
+        match self.artifacts.load(kind, &parts) {
             Ok(Some(code)) => match deserialize(engine, &code) {
                 Ok(component) => {
-                    tracing::info!("module {module_sha256} loaded from the cache");
+                    tracing::info!("{what} loaded from the cache");
                     return Ok((component, Origin::Cache));
                 }
                 Err(e) => tracing::warn!(
-                    "the engine refused the cached code of module {module_sha256} \
-                     ({e}); compiling again"
+                    "the engine refused the cached code of {what} ({e}); compiling again"
                 ),
             },
             Ok(None) => {}
             Err(why) => tracing::warn!("{why}; compiling again"),
         }
-        let component = Component::new(engine, wasm)?;
-        tracing::info!("module {module_sha256} compiled");
+        let component = Component::new(engine, make()?)?;
+        tracing::info!("{what} compiled");
         let stored = component
             .serialize()
             .map_err(|e| CacheError::Io {
                 action: "serialize",
-                path: module_sha256.to_owned(),
+                path: what.clone(),
                 source: std::io::Error::other(e.to_string()),
             })
-            .and_then(|code| self.artifacts.store(COMPONENT, &key_parts, &code));
+            .and_then(|code| self.artifacts.store(kind, &parts, &code));
         match stored {
-            Ok(()) => tracing::info!(
-                "module {module_sha256} cached in {}",
-                self.artifacts.dir().display()
-            ),
+            Ok(()) => tracing::info!("{what} cached in {}", self.artifacts.dir().display()),
             Err(e) => tracing::warn!("{e}"),
         }
         Ok((component, Origin::Compiled))
     }
+}
+
+/// How a cache entry is named in the log: its first key part (a module's
+/// SHA-256), as given.
+fn hex_prefix(key_parts: &[&[u8]]) -> String {
+    key_parts
+        .first()
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .unwrap_or_default()
 }
 
 /// A digest of everything that makes compiled code fit an engine: wasmtime's

@@ -44,6 +44,7 @@ pub mod pipeline;
 mod randomness;
 pub mod registry;
 pub mod render;
+pub mod snapshot;
 pub mod wasi;
 
 pub use contract::{latest, ContractVersion, OrgFacts};

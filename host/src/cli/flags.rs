@@ -145,6 +145,33 @@ pub enum Command {
     /// Audit logs: verify the chain, show entries.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Start a rule module: a crate on the kit, an org folder and a fixture.
+    New {
+        /// The module's (crate's) name, e.g. `acme-rules`.
+        name: String,
+        /// The folder to create; default: NAME.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// The kit's folder (`guest-rules` of a crm-rules checkout); default: the
+        /// one this program was built from.
+        #[arg(long, value_name = "DIR")]
+        kit: Option<PathBuf>,
+    },
+    /// Build a rule-module crate into a component and put it in its org folder.
+    Build {
+        /// The crate's folder; default: the current one.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// What to build for: `import-free` (wasm32-unknown-unknown wrapped into a
+        /// component that imports nothing: the fastest to instantiate) or
+        /// `wasm32-wasip2` (std's WASI behaviour, e.g. printing to the host's log).
+        #[arg(long, default_value = "import-free", value_name = "TARGET", value_parser = ["import-free", "wasm32-wasip2"])]
+        target: String,
+        /// The org folder to copy the module into; default: DIR/org when it has an
+        /// org.json.
+        #[arg(long, value_name = "DIR")]
+        org: Option<PathBuf>,
+    },
     /// Run the fixtures of org folders; exits non-zero when any fails.
     Test {
         /// Org folders, or folders holding org folders.

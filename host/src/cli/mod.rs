@@ -6,6 +6,7 @@ pub mod flags;
 pub mod log;
 mod module;
 mod org;
+mod scaffold;
 mod test;
 
 use std::path::PathBuf;
@@ -41,6 +42,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Module(command) => return module::run(command),
         Command::Audit(command) => return audit::run(command, &cli.org),
+        Command::New { name, dir, kit } => {
+            return scaffold::new(name, dir.as_deref(), kit.as_deref())
+        }
+        Command::Build { dir, target, org } => {
+            return scaffold::build(dir, target == "wasm32-wasip2", org.as_deref())
+        }
         _ => {}
     }
     let host = Host::with_settings(&EngineSettings {

@@ -27,6 +27,13 @@ pub use check::OutputSize;
 pub(crate) use check::{check_answer, facts_size};
 pub use facts::OrgFacts;
 
+/// How the host lowers canonical records into the latest contract with an org's
+/// facts: what a native baseline (the same rules called without the sandbox) uses
+/// to see exactly what a module sees.
+pub mod lower {
+    pub use super::since_v0_2_0::{candidates, currency, lead, opportunity, Lowered};
+}
+
 /// The newest contract's types: what the host speaks after a call returns.
 pub mod latest {
     pub use super::since_v0_2_0::bindings::crm::rules::types::*;

@@ -100,8 +100,8 @@ fn facts(info: md::ModuleInfo) -> Result<OrgFacts, String> {
     )
 }
 
-/// A record the host cannot lower (a stage the org does not have).
-type Lowered<T> = Result<T, m::RuleError>;
+/// A record lowered, or why the host cannot lower it (a stage the org does not have).
+pub type Lowered<T> = Result<T, m::RuleError>;
 
 fn context(ctx: &m::Context) -> t::Context {
     t::Context {
@@ -112,7 +112,7 @@ fn context(ctx: &m::Context) -> t::Context {
 }
 
 /// The three bytes of an ISO 4217 code; anything else is refused with the field.
-pub(crate) fn currency(code: &str, field: &str) -> Lowered<t::Currency> {
+pub fn currency(code: &str, field: &str) -> Lowered<t::Currency> {
     match code.as_bytes() {
         [a, b, c] if [a, b, c].iter().all(|x| x.is_ascii_alphabetic()) => Ok(t::Currency {
             a: a.to_ascii_uppercase(),
@@ -174,7 +174,9 @@ fn present(text: Option<&String>) -> bool {
     text.is_some_and(|t| !t.trim().is_empty())
 }
 
-pub(crate) fn lead(l: &m::Lead, reads: t::LeadTexts, facts: &OrgFacts) -> Lowered<t::Lead> {
+/// A canonical lead in the contract: the texts `reads` asks for, presence flags
+/// for all, the custom fields the module reads.
+pub fn lead(l: &m::Lead, reads: t::LeadTexts, facts: &OrgFacts) -> Lowered<t::Lead> {
     use m::{BudgetStatus as B, Engagement as E, LeadSource as S, Need as N, Timeframe as F};
     let mut present_texts = t::LeadTexts::empty();
     for (flag, text) in [
@@ -274,7 +276,9 @@ fn steps_done(o: &m::Opportunity, facts: &OrgFacts) -> Vec<u32> {
         .collect()
 }
 
-pub(crate) fn opportunity(
+/// A canonical opportunity in the contract: stage names as indices, filled step
+/// fields as done steps, the parts `reads` asks for.
+pub fn opportunity(
     o: &m::Opportunity,
     reads: t::OpportunityParts,
     facts: &OrgFacts,
@@ -336,7 +340,7 @@ pub(crate) fn opportunity(
 /// position, which is then by id, whatever order the host found them in), and
 /// where each came from in the given list. A contact's or opportunity's account
 /// becomes the index of that account among them.
-pub(crate) fn candidates(list: &[m::Candidate]) -> (Vec<c::Candidate>, Vec<u32>) {
+pub fn candidates(list: &[m::Candidate]) -> (Vec<c::Candidate>, Vec<u32>) {
     let mut order: Vec<u32> = (0..list.len() as u32).collect();
     order.sort_by(|a, b| {
         list[*a as usize]

@@ -23,9 +23,9 @@ use crm_rules_model as m;
 
 use crate::audit::AuditPolicy;
 use crate::crm::MorePages;
-use crate::decision::InputRef;
+use crate::decision::{Answer, InputRef};
 use crate::error::Result;
-use crate::registry::Host;
+use crate::registry::{Decided, Host};
 
 pub use read::{Job, Place, Reading};
 pub use source::{open, Line, LineChunks, Opened, RawRecord, Records};
@@ -70,11 +70,33 @@ impl Output {
     }
 }
 
+/// What decides a pipeline's records: the [`Host`] (the org's module in its
+/// sandbox), or anything else that answers in the contract's types, such as the
+/// benchmarks' native baseline (the same rules compiled into the process).
+pub trait Decider: Sync {
+    /// Decides `inputs` for the org of `ctx`; see [`Host::decide_batch`].
+    fn decide_batch(
+        &self,
+        ctx: &m::Context,
+        inputs: &[InputRef<'_>],
+    ) -> Result<Vec<Result<Decided<Answer>>>>;
+}
+
+impl Decider for Host {
+    fn decide_batch(
+        &self,
+        ctx: &m::Context,
+        inputs: &[InputRef<'_>],
+    ) -> Result<Vec<Result<Decided<Answer>>>> {
+        Host::decide_batch(self, ctx, inputs)
+    }
+}
+
 /// One way of deciding records: an org, a decision, how to read and what to write.
 #[derive(Clone, Copy)]
 pub struct Pipeline<'a> {
-    /// The host holding the org.
-    pub host: &'a Host,
+    /// What decides: the host holding the org.
+    pub decider: &'a dyn Decider,
     /// The context of every decision (its `org_id` picks the org).
     pub ctx: &'a m::Context,
     /// How records are read.
@@ -103,7 +125,7 @@ impl<'a> Pipeline<'a> {
                 .iter()
                 .filter_map(|job| job.input.as_ref().ok().map(|i| i.as_ref()))
                 .collect();
-            match self.host.decide_batch(self.ctx, &inputs) {
+            match self.decider.decide_batch(self.ctx, &inputs) {
                 Ok(decided) => {
                     let mut decided = decided.into_iter();
                     for job in part {

@@ -25,9 +25,10 @@ use crm_rules_model as m;
 
 use crate::cache::{ComponentCache, Origin};
 use crate::contract::{ContractVersion, ModulePre, OrgFacts};
-use crate::engine::{EngineSettings, Limits, Runtime};
+use crate::engine::{EngineSettings, Isolation, Limits, Runtime};
 use crate::error::{Error, Result, TrapKind};
 use crate::integrity::Integrity;
+use crate::snapshot::{pre_initialised, SnapshotOf};
 use version::Version;
 
 pub use crate::integrity::module_hash;
@@ -305,9 +306,33 @@ impl Host {
             });
         }
         loaded.info = facts.module_info();
+        // Isolated calls start from a snapshot taken after `init`; a module wizer
+        // cannot snapshot still runs, paying `init` on every call.
+        let ready = match spec.limits.isolation {
+            Isolation::PerCall => {
+                let of = SnapshotOf {
+                    wasm: spec.wasm,
+                    module_sha256: &loaded.hash,
+                    contract: loaded.contract,
+                    org,
+                    version: &spec.version,
+                    policy: spec.policy,
+                    limits: &spec.limits,
+                };
+                match pre_initialised(&self.runtime, self.cache.as_ref(), &of) {
+                    Ok(ready) => Some(ready),
+                    Err(e) => {
+                        tracing::warn!("org `{org}`: {e}; every isolated call will run init");
+                        None
+                    }
+                }
+            }
+            Isolation::Reuse => None,
+        };
         let version = Arc::new(Version::new(
             loaded.clone(),
             pre,
+            ready,
             facts,
             spec.policy.to_owned(),
             spec.limits,

@@ -30,6 +30,9 @@ pub(crate) struct Warm {
 pub(crate) struct Version {
     pub(crate) loaded: LoadedModule,
     pub(crate) pre: ModulePre,
+    /// The module pre-initialised with the org's policy, for `per_call` isolation:
+    /// a fresh instance of it needs no `init`.
+    pub(crate) ready: Option<ModulePre>,
     pub(crate) facts: Arc<OrgFacts>,
     pub(crate) policy: String,
     pub(crate) limits: Limits,
@@ -61,6 +64,7 @@ impl Version {
     pub(crate) fn new(
         loaded: LoadedModule,
         pre: ModulePre,
+        ready: Option<ModulePre>,
         facts: OrgFacts,
         policy: String,
         limits: Limits,
@@ -73,6 +77,7 @@ impl Version {
         Version {
             loaded,
             pre,
+            ready,
             facts: Arc::new(facts),
             policy,
             limits,
@@ -119,7 +124,28 @@ impl Version {
         Ok((Warm { store, module }, facts))
     }
 
+    /// A fresh instance of the pre-initialised module: its memory already holds
+    /// what `init` built, so nothing is called before the decision.
+    fn instantiate_ready(&self, engine: &wasmtime::Engine, ready: &ModulePre) -> Result<Warm> {
+        let (org, version) = (self.loaded.org.as_str(), self.loaded.version.as_str());
+        let random = DecisionRandom::new(
+            org,
+            version,
+            &self.loaded.hash,
+            self.limits.memory_bytes as u64,
+        );
+        let mut store = new_store(engine, &self.limits, random);
+        arm(&mut store, &self.limits).map_err(|e| classify(org, None, e))?;
+        let module = ready
+            .instantiate(&mut store)
+            .map_err(|e| classify(org, None, e))?;
+        Ok(Warm { store, module })
+    }
+
     fn take(&self, engine: &wasmtime::Engine) -> Result<Warm> {
+        if let (Isolation::PerCall, Some(ready)) = (self.limits.isolation, &self.ready) {
+            return self.instantiate_ready(engine, ready);
+        }
         let taken = match self.limits.isolation {
             Isolation::Reuse => self.warm.lock().ok().and_then(|mut pool| pool.pop()),
             Isolation::PerCall => None,
