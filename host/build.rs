@@ -13,6 +13,8 @@ fn main() {
             ("hostile-rules", Wasip2),
             // Attacks on the WASI surface, written against the frozen 0.1.0 contract.
             ("attack-rules", Wasip2),
+            // Answers outside the 0.2.0 contract (indices that do not exist).
+            ("contract-attack-rules", ImportFree),
         ],
         &[
             "wit",
@@ -26,6 +28,8 @@ fn main() {
             "tests/hostile-rules/Cargo.toml",
             "tests/attack-rules/src",
             "tests/attack-rules/Cargo.toml",
+            "tests/contract-attack-rules/src",
+            "tests/contract-attack-rules/Cargo.toml",
         ],
     );
     println!(
@@ -43,6 +47,10 @@ fn main() {
     println!(
         "cargo:rustc-env=CRM_RULES_ATTACK_WASM={}",
         built[3].display()
+    );
+    println!(
+        "cargo:rustc-env=CRM_RULES_CONTRACT_ATTACK_WASM={}",
+        built[4].display()
     );
 }
 

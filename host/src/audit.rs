@@ -25,7 +25,7 @@ mod verify;
 pub mod writer;
 
 pub use chain::{default_key_file, AuditKey};
-pub use verify::{verify, Broken, Expectations, Expected, Verified, Verifier};
+pub use verify::{verify, verify_bytes, Broken, Expectations, Expected, Verified, Verifier};
 pub use writer::{AuditError, AuditLog, CHECKPOINT_EVERY};
 
 /// What an org masks in its audit entries (`"audit"` in `org.json`).
@@ -135,9 +135,7 @@ fn mask_value(value: &Value, policy: &AuditPolicy, secrets: &[String]) -> Value 
 fn mask_text(text: &str, secrets: &[String]) -> String {
     let mut text = text.to_owned();
     for secret in secrets {
-        if text.contains(secret.as_str()) {
-            text = text.replace(secret.as_str(), MASK);
-        }
+        text = mask_any_case(&text, secret);
     }
     let text: String = text
         .split_inclusive(char::is_whitespace)
@@ -154,6 +152,44 @@ fn mask_text(text: &str, secrets: &[String]) -> String {
         })
         .collect();
     mask_phones(&text)
+}
+
+/// Masks every occurrence of `secret` in `text`, in any letter case: `PAT QUINN`
+/// is Pat Quinn. Other spellings (`Quinn, Pat`, `pat.quinn at example.org`) are
+/// not the value and are not found.
+fn mask_any_case(text: &str, secret: &str) -> String {
+    if secret.is_empty() {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        match prefix_any_case(rest, secret) {
+            Some(len) => {
+                out.push_str(MASK);
+                rest = &rest[len..];
+            }
+            None => {
+                out.push(c);
+                rest = &rest[c.len_utf8()..];
+            }
+        }
+    }
+    out
+}
+
+/// The length in bytes of the start of `text` that is `secret` in any letter case.
+fn prefix_any_case(text: &str, secret: &str) -> Option<usize> {
+    let mut len = 0;
+    let mut chars = text.chars();
+    for wanted in secret.chars() {
+        let got = chars.next()?;
+        if got != wanted && !got.to_lowercase().eq(wanted.to_lowercase()) {
+            return None;
+        }
+        len += got.len_utf8();
+    }
+    Some(len)
 }
 
 fn looks_like_email(word: &str) -> bool {
@@ -305,6 +341,18 @@ mod tests {
         assert!(
             masked.contains("2026-12-02") && masked.contains("score 35"),
             "{masked}"
+        );
+    }
+
+    #[test]
+    fn a_personal_value_in_another_letter_case_is_masked() {
+        let input = json!({"contact_name": "Zoë Quinn"});
+        let decision = json!({"reasons": ["call ZOË QUINN", "zoë quinn asked", "Quinn, Zoë"]});
+        let masked = mask(&decision, &input, &AuditPolicy::default());
+        assert_eq!(
+            masked["reasons"],
+            json!(["call [masked]", "[masked] asked", "Quinn, Zoë"]),
+            "a reordered name is not the value: masking cannot find it"
         );
     }
 }

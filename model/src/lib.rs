@@ -98,6 +98,41 @@ impl FieldValue {
 /// Custom fields by name; ordered so that output is byte-identical run to run.
 pub type CustomFields = BTreeMap<String, FieldValue>;
 
+/// Reads custom fields, refusing a name given twice. A `BTreeMap` read by serde
+/// keeps the last value, so `{"region": "EU", "region": "US"}` would be decided on
+/// a value that another reader of the same record (the CRM, a person) may not see.
+fn unique_custom_fields<'de, D>(deserializer: D) -> Result<CustomFields, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    struct UniqueNames;
+    impl<'de> serde::de::Visitor<'de> for UniqueNames {
+        type Value = CustomFields;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an object of custom fields")
+        }
+
+        fn visit_map<A>(self, mut map: A) -> Result<CustomFields, A::Error>
+        where
+            A: serde::de::MapAccess<'de>,
+        {
+            let mut fields = CustomFields::new();
+            while let Some(name) = map.next_key::<String>()? {
+                if fields.contains_key(&name) {
+                    return Err(serde::de::Error::custom(format_args!(
+                        "the key `{name}` is given twice; a record may name a field once"
+                    )));
+                }
+                let value = map.next_value()?;
+                fields.insert(name, value);
+            }
+            Ok(fields)
+        }
+    }
+    deserializer.deserialize_map(UniqueNames)
+}
+
 macro_rules! snake_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
@@ -406,7 +441,11 @@ pub struct Lead {
     #[serde(default)]
     pub existing_customer: bool,
     /// Fields the contract has no slot for.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "unique_custom_fields"
+    )]
     pub custom: CustomFields,
 }
 
@@ -461,7 +500,11 @@ pub struct Opportunity {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub activities: Vec<Activity>,
     /// Fields the contract has no slot for.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "unique_custom_fields"
+    )]
     pub custom: CustomFields,
 }
 
@@ -707,6 +750,23 @@ mod tests {
     fn unknown_lead_field_is_refused() {
         let err = serde_json::from_str::<Lead>(r#"{"id": "x", "budjet": 1}"#).unwrap_err();
         assert!(err.to_string().contains("budjet"), "{err}");
+    }
+
+    #[test]
+    fn a_custom_field_given_twice_is_refused_naming_it() {
+        let err = serde_json::from_str::<Lead>(
+            r#"{"id": "L-1", "custom": {"region": "EU", "tier": 1, "region": "US"}}"#,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("`region` is given twice"), "{err}");
+        let err = serde_json::from_str::<Opportunity>(
+            r#"{"id": "O-1", "stage": "Develop", "custom": {"x": 1, "x": 2}}"#,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("`x` is given twice"), "{err}");
+        let lead: Lead =
+            serde_json::from_str(r#"{"id": "L-1", "custom": {"a": 1, "b": 2}}"#).unwrap();
+        assert_eq!(lead.custom.len(), 2);
     }
 
     #[test]

@@ -84,16 +84,31 @@ pub struct Broken {
 
 /// Checks a log from its first line to its last, and what `expect` asks.
 pub fn verify(path: &Path, verifier: &Verifier, expect: &Expectations) -> Result<Verified, Broken> {
-    let expected = expect.line.as_ref();
-    let broken = |line: usize, message: String| Broken {
-        path: path.display().to_string(),
-        line,
-        message,
-    };
     let mut text = Vec::new();
     File::open(path)
         .and_then(|mut f| f.read_to_end(&mut text))
-        .map_err(|e| broken(0, format!("cannot read the log: {e}")))?;
+        .map_err(|e| Broken {
+            path: path.display().to_string(),
+            line: 0,
+            message: format!("cannot read the log: {e}"),
+        })?;
+    verify_bytes(&path.display().to_string(), &text, verifier, expect)
+}
+
+/// Checks a log already read into memory (`name` is what messages call it): what
+/// [`verify`] does once it has read the file.
+pub fn verify_bytes(
+    name: &str,
+    text: &[u8],
+    verifier: &Verifier,
+    expect: &Expectations,
+) -> Result<Verified, Broken> {
+    let expected = expect.line.as_ref();
+    let broken = |line: usize, message: String| Broken {
+        path: name.to_owned(),
+        line,
+        message,
+    };
     let complete = text.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
     let lines: Vec<&[u8]> = text[..complete].split(|b| *b == b'\n').collect();
     let line_count = lines.len().saturating_sub(1);

@@ -8,6 +8,18 @@ use super::facts::OrgFacts;
 use super::latest as l;
 use crate::decision::{Answer, InputRef};
 
+/// Module text quoted in a message, cut to its first 64 characters: a message
+/// about an answer must not carry the answer's megabytes along.
+pub(crate) fn quoted(text: &str) -> std::borrow::Cow<'_, str> {
+    const SHOWN: usize = 64;
+    match text.char_indices().nth(SHOWN) {
+        None => std::borrow::Cow::Borrowed(text),
+        Some((end, _)) => {
+            std::borrow::Cow::Owned(format!("{}… ({} bytes)", &text[..end], text.len()))
+        }
+    }
+}
+
 /// Approximate size of an answer: bytes of text plus 16 per list element, so a
 /// module cannot hand the host an unbounded result.
 pub trait OutputSize {

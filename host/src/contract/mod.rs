@@ -24,7 +24,7 @@ use wasmtime::{Engine, Store};
 use crate::decision::{Answer, InputRef};
 use crate::engine::StoreState;
 pub use check::OutputSize;
-pub(crate) use check::{check_answer, facts_size};
+pub(crate) use check::{check_answer, facts_size, quoted};
 pub use facts::OrgFacts;
 
 /// How the host lowers canonical records into the latest contract with an org's

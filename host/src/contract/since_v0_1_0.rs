@@ -15,7 +15,7 @@ use wasmtime::Store;
 
 use super::facts::{InputQuery, OrgFacts};
 use super::template::Template;
-use super::{latest, ContractVersion, Refusal};
+use super::{latest, quoted, ContractVersion, Refusal};
 use crate::decision::{Answer, InputRef};
 use crate::engine::StoreState;
 
@@ -141,14 +141,18 @@ fn field_ref(name: String) -> latest::FieldRef {
 fn money_out(v: t::Money, field: &str) -> Result<latest::Money, String> {
     Ok(latest::Money {
         amount: v.amount,
-        currency: super::since_v0_2_0::currency(&v.currency, field).map_err(|e| e.message)?,
+        currency: super::since_v0_2_0::currency(&v.currency, field)
+            .map_err(|e| format!("{field}: {}", e.message))?,
     })
 }
 
 fn stage_out(facts: &OrgFacts, name: &str, field: &str) -> Result<u32, String> {
-    facts
-        .stage(name)
-        .ok_or_else(|| format!("{field}: the module named stage `{name}`, which it never listed"))
+    facts.stage(name).ok_or_else(|| {
+        format!(
+            "{field}: the module named stage `{}`, which it never listed",
+            quoted(name)
+        )
+    })
 }
 
 fn qualification(v: q::Qualification) -> latest::Qualification {
@@ -185,11 +189,14 @@ fn conversion_plan(
         Ok(match a {
             c::RecordAction::Create => latest::RecordAction::Create,
             c::RecordAction::Skip => latest::RecordAction::Skip,
-            c::RecordAction::Link(id) => {
-                latest::RecordAction::Link(candidates.iter().position(|k| k.id == id).ok_or_else(
-                    || format!("{field}: links to `{id}`, which is not among the candidates"),
-                )? as u32)
-            }
+            c::RecordAction::Link(id) => latest::RecordAction::Link(
+                candidates.iter().position(|k| k.id == id).ok_or_else(|| {
+                    format!(
+                        "{field}: links to `{}`, which is not among the candidates",
+                        quoted(&id)
+                    )
+                })? as u32,
+            ),
         })
     };
     Ok(latest::ConversionPlan {

@@ -121,7 +121,10 @@ pub fn currency(code: &str, field: &str) -> Lowered<t::Currency> {
         }),
         _ => Err(m::RuleError::new(
             m::ErrorCode::InvalidValue,
-            format!("currency `{code}` is not a three-letter ISO 4217 code"),
+            format!(
+                "currency `{}` is not a three-letter ISO 4217 code",
+                super::quoted(code)
+            ),
             Some(field),
         )),
     }

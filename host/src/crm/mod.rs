@@ -86,11 +86,15 @@ const DATAVERSE_KEYS: &[&str] = &[
 /// records `@odata.*` annotations, `_x_value` lookups or a table's primary key.
 /// Anything else is taken as canonical.
 pub fn detect(object: &Object<'_>) -> Format {
+    // An `attributes` object that names a key twice is still Salesforce's mark:
+    // the Salesforce reader refuses it, naming the key.
     let salesforce = object
         .get("attributes")
-        .and_then(|a| Object::of(a).ok())
-        .and_then(|a| a.get("type"))
-        .is_some_and(|t| Scalar::of(t).is_string());
+        .map(Object::of)
+        .is_some_and(|a| match a {
+            Ok(a) => a.get("type").is_some_and(|t| Scalar::of(t).is_string()),
+            Err(e) => matches!(e, crate::json::ObjectError::Duplicate(_)),
+        });
     if salesforce {
         return Format::Salesforce;
     }

@@ -10,7 +10,7 @@ use serde_json::value::RawValue;
 
 use super::read::ReadError;
 use super::Format;
-use crate::json::{array, Object, Scalar};
+use crate::json::{array, Object, ObjectError, Scalar};
 
 /// What a native record is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,6 +177,17 @@ impl<'a> Native<'a> {
     }
 }
 
+/// A nested object of a record, when `raw` is one. One that names a key twice is
+/// refused like a record that does (which of the two would count?); a value that
+/// is not an object is `None`.
+fn nested<'a>(at: &str, raw: &'a RawValue) -> Result<Option<Object<'a>>, ReadError> {
+    match Object::of(raw) {
+        Ok(object) => Ok(Some(object)),
+        Err(e @ ObjectError::Duplicate(_)) => Err(ReadError::new(at, e.to_string())),
+        Err(_) => Ok(None),
+    }
+}
+
 fn text_of(value: Option<&RawValue>) -> Option<String> {
     match Scalar::of(value?) {
         Scalar::Str(s) if !s.is_empty() => Some(s.into_owned()),
@@ -293,8 +304,9 @@ fn dataverse<'a>(object: &Object<'a>, context: Option<&str>) -> Result<Native<'a
             Scalar::Array(items) => {
                 let items = array(items).map_err(|e| ReadError::new(name.to_string(), e))?;
                 for (i, item) in items.into_iter().enumerate() {
-                    if Object::of(item).is_ok_and(|o| o.contains_key("activityid")) {
-                        native.children.push((format!("{name}[{i}]"), item));
+                    let at = format!("{name}[{i}]");
+                    if nested(&at, item)?.is_some_and(|o| o.contains_key("activityid")) {
+                        native.children.push((at, item));
                     }
                 }
             }
@@ -324,7 +336,10 @@ fn dataverse<'a>(object: &Object<'a>, context: Option<&str>) -> Result<Native<'a
 // ---- Salesforce ---------------------------------------------------------------
 
 fn salesforce<'a>(object: &Object<'a>) -> Result<Native<'a>, ReadError> {
-    let attributes = object.get("attributes").and_then(|a| Object::of(a).ok());
+    let attributes = match object.get("attributes") {
+        Some(raw) => nested("attributes", raw)?,
+        None => None,
+    };
     let sobject = attributes
         .as_ref()
         .and_then(|a| str_of(a.get("type")))
@@ -478,27 +493,35 @@ fn hubspot<'a>(object: &Object<'a>, told: Option<ObjectType>) -> Result<Native<'
         );
     }
     // v3 responses with `associations=deals,companies`.
-    let associated = |to: &str| -> Vec<String> {
-        let Some(results) = object
-            .get("associations")
-            .and_then(|a| Object::of(a).ok())
-            .and_then(|a| a.get(to))
-            .and_then(|d| Object::of(d).ok())
+    let associated = |to: &str| -> Result<Vec<String>, ReadError> {
+        let at = format!("associations.{to}");
+        let associations = match object.get("associations") {
+            Some(raw) => nested("associations", raw)?,
+            None => None,
+        };
+        let of_kind = match associations.as_ref().and_then(|a| a.get(to)) {
+            Some(raw) => nested(&at, raw)?,
+            None => None,
+        };
+        let Some(results) = of_kind
             .and_then(|d| d.get("results"))
             .and_then(|r| array(r).ok())
         else {
-            return Vec::new();
+            return Ok(Vec::new());
         };
-        results
-            .into_iter()
-            .filter_map(|x| Object::of(x).ok().and_then(|x| text_of(x.get("id"))))
-            .collect()
+        let mut ids = Vec::new();
+        for (i, result) in results.into_iter().enumerate() {
+            if let Some(result) = nested(&format!("{at}.results[{i}]"), result)? {
+                ids.extend(text_of(result.get("id")));
+            }
+        }
+        Ok(ids)
     };
     if kind == ObjectType::Activity {
-        native.parents = associated("deals");
-        native.parents.extend(associated("contacts"));
+        native.parents = associated("deals")?;
+        native.parents.extend(associated("contacts")?);
     }
-    native.companies = associated("companies");
+    native.companies = associated("companies")?;
     Ok(native)
 }
 
@@ -554,6 +577,35 @@ mod tests {
             .unwrap_err()
             .message
             .contains("Case"));
+    }
+
+    #[test]
+    fn a_key_given_twice_in_a_nested_object_is_refused_naming_it() {
+        let cases = [
+            (
+                Format::Salesforce,
+                r#"{"attributes": {"type": "Lead", "url": "/x/00Q1", "url": "/x/00Q2"}}"#,
+                "attributes",
+            ),
+            (
+                Format::Hubspot,
+                r#"{"id": "7", "properties": {"hs_task_subject": "x"},
+                    "associations": {"deals": {"results": [{"id": "9", "id": "10"}]}}}"#,
+                "associations.deals.results[0]",
+            ),
+            (
+                Format::Dataverse,
+                r#"{"opportunityid": "O1", "Opportunity_Tasks":
+                    [{"activityid": "T1", "activityid": "T2"}]}"#,
+                "Opportunity_Tasks[0]",
+            ),
+        ];
+        for (format, text, at) in cases {
+            let text = RawValue::from_string(text.to_owned()).unwrap();
+            let err = Native::parse(format, &text).unwrap_err();
+            assert_eq!(err.path, at, "{format}: {err:?}");
+            assert!(err.message.contains("given twice"), "{format}: {err:?}");
+        }
     }
 
     #[test]

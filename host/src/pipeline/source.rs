@@ -62,11 +62,10 @@ pub fn open<R: BufRead>(mut reader: R, max_record: usize) -> std::io::Result<Ope
             continue;
         }
         let single = match std::str::from_utf8(&line) {
-            Ok(text) => {
-                text.trim_start().starts_with('{')
-                    && serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
-            }
-            Err(_) => false,
+            Ok(text) => is_object_line(text),
+            // A first line that is not UTF-8 but otherwise an object on its own is
+            // the first record of JSON lines: it fails alone, like any later line.
+            Err(_) => is_object_line(&String::from_utf8_lossy(&line)),
         };
         if !single {
             head.extend_from_slice(&line);
@@ -81,6 +80,12 @@ pub fn open<R: BufRead>(mut reader: R, max_record: usize) -> std::io::Result<Ope
     }
 }
 
+/// Whether a line holds one complete JSON object.
+fn is_object_line(text: &str) -> bool {
+    text.trim_start().starts_with('{')
+        && serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
+}
+
 fn whole<R: BufRead>(mut head: Vec<u8>, reader: R) -> std::io::Result<Opened<R>> {
     use std::io::Read as _;
     let limit = (MAX_WHOLE_INPUT_BYTES - head.len().min(MAX_WHOLE_INPUT_BYTES)) as u64 + 1;
@@ -92,9 +97,15 @@ fn whole<R: BufRead>(mut head: Vec<u8>, reader: R) -> std::io::Result<Opened<R>>
             MAX_WHOLE_INPUT_BYTES >> 20
         )));
     }
-    String::from_utf8(head)
-        .map(Opened::Whole)
-        .map_err(|e| std::io::Error::other(format!("the input is not UTF-8: {e}")))
+    String::from_utf8(head).map(Opened::Whole).map_err(|e| {
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
+        std::io::Error::other(format!(
+            "the input is not UTF-8 (line {line}, byte {}); it is one JSON value, so it is \
+             refused whole",
+            valid.len() + 1
+        ))
+    })
 }
 
 fn too_long(max: usize) -> String {
@@ -129,9 +140,11 @@ fn read_line_capped<R: BufRead>(
             None => (available.len(), false),
         };
         if !overflow {
-            if out.len() + take > cap.saturating_add(1) {
+            let keep = cap.saturating_add(1);
+            if out.len() + take > keep {
                 overflow = true;
-                out.clear();
+                // Let the memory go: the line will not be kept.
+                *out = Vec::new();
             } else {
                 out.extend_from_slice(&available[..take]);
             }
@@ -395,6 +408,34 @@ mod tests {
             "{}",
             bad[0]
         );
+    }
+
+    #[test]
+    fn an_invalid_utf8_first_line_fails_alone() {
+        let mut bytes = b"{\"a\": \"".to_vec();
+        bytes.extend_from_slice(&[0xc3, 0x28]);
+        bytes.extend_from_slice(b"\"}\n{\"a\": 2}\n");
+        let mut chunks = match open(std::io::Cursor::new(bytes), 1 << 20).unwrap() {
+            Opened::Lines(chunks) => chunks,
+            Opened::Whole(_) => panic!("not lines"),
+        };
+        let read = chunks.next_chunk(100).unwrap();
+        assert_eq!(read.len(), 2);
+        assert_eq!(read[0].number, 1);
+        assert!(read[0].text.as_ref().unwrap_err().contains("UTF-8"));
+        assert!(read[1].text.is_ok());
+    }
+
+    #[test]
+    fn a_whole_input_that_is_not_utf8_names_the_line() {
+        let mut bytes = b"[\n  {\"a\": 1},\n  {\"a\": \"".to_vec();
+        bytes.extend_from_slice(&[0xff]);
+        bytes.extend_from_slice(b"\"}\n]\n");
+        let err = match open(std::io::Cursor::new(bytes), 1 << 20) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("a whole input that is not UTF-8 was read"),
+        };
+        assert!(err.contains("line 3"), "{err}");
     }
 
     #[test]

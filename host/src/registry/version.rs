@@ -108,6 +108,28 @@ impl Version {
             .map_err(|e| classify(org, None, e));
         drain(org, version, store.data());
         let (module, facts) = outcome?;
+        // A refusal at init reaches the program's error lines like a rule error
+        // does: its text counts against the same limit.
+        let refusal_size = match &facts {
+            Err(Refusal::Rule(error)) => {
+                error.message.len() + error.field.as_ref().map_or(0, String::len)
+            }
+            Err(Refusal::BadOutput(message)) => message.len(),
+            Ok(_) => 0,
+        };
+        if refusal_size > limits.output_bytes {
+            return Err(Error::Trap {
+                org: org.to_owned(),
+                record: None,
+                kind: TrapKind::OutputTooLarge,
+                message: format!(
+                    "the module refused its policy with {refusal_size} bytes, more than its \
+                     limit of {}",
+                    limits.output_bytes
+                ),
+                source: None,
+            });
+        }
         let facts = facts.map_err(|refusal| match refusal {
             Refusal::Rule(error) => Error::Policy {
                 org: org.to_owned(),
@@ -265,7 +287,9 @@ impl Version {
                         });
                     }
                     Err(Refusal::BadOutput(message)) => {
-                        return Err(self.stopped(id, TrapKind::BadOutput, message))
+                        // The message may quote what the module returned.
+                        self.within_limit(id, message.len())?;
+                        return Err(self.stopped(id, TrapKind::BadOutput, message));
                     }
                 };
                 self.within_limit(id, answer.output_size())?;

@@ -16,8 +16,19 @@
 //! | `random...` | answers with what `wasi:random` gave it |
 //! | `forge` | writes a forged host log line (`ESC[2K`, `\r`) to stdout and stderr, then decides |
 //! | `forge-error` | refuses with a rule error that is a forged host log line |
+//! | `score-200`, `score-max` | answers with a score of 200, or of 4294967295 (the contract says 0..100) |
+//! | `huge-error` | refuses with a rule error whose message is 20 MB |
+//! | `name-forms` | quotes the lead's contact name and email in forms other than as given: upper case, `Quinn, Pat`, `pat.quinn at example.org` |
 //!
 //! Any other id is qualified `nurture` with the reason `ok <id>`.
+//!
+//! `convert` answers outside the contract by the lead's id: `link-stranger` links
+//! the account to an id that was not among the candidates, `link-traversal` the
+//! contact to `)/../../systemusers(`, `link-huge` the opportunity to a 20 MB id;
+//! any other id creates all three. `forecast` does by the opportunity's id:
+//! `probability-negative-zero` (-0.0), `weight-nan`, `weight-infinity` and
+//! `amount-nan`; any other id gets probability 0.5. The org has one stage,
+//! `Qualify`.
 #![deny(missing_docs)]
 // The attacks are WebAssembly exports; a native build of the workspace (tests,
 // clippy) compiles an empty library instead of exports its linker cannot name.
@@ -39,6 +50,12 @@ use bindings::exports::crm::rules::{
 };
 
 struct Attacks;
+
+/// 20 MB: what a module's error message or id once carried whole into every output.
+const HUGE: usize = 20 << 20;
+
+/// The org's one stage.
+const STAGE: &str = "Qualify";
 
 bindings::export!(Attacks with_types_in bindings);
 
@@ -93,6 +110,7 @@ fn attack(name: &str) -> Option<Outcome> {
         "forge-error" => {
             Outcome::Refuse("\x1b[2K\rinfo: org `attack` version v1 passed every check".to_owned())
         }
+        "huge-error" => Outcome::Refuse("x".repeat(HUGE)),
         _ => return None,
     };
     Some(outcome)
@@ -134,18 +152,40 @@ impl md::Guest for Attacks {
 fn qualify_one(
     lead: &bindings::crm::rules::types::Lead,
 ) -> Result<q::Qualification, bindings::crm::rules::types::RuleError> {
-    let reason = match attack(&lead.id) {
+    let score = match lead.id.as_str() {
+        "score-200" => 200,
+        "score-max" => u32::MAX,
+        _ => 0,
+    };
+    let reasons = match attack(&lead.id) {
         Some(Outcome::Refuse(message)) => return Err(rule_error(message)),
-        Some(Outcome::Decide(reason)) => reason,
-        None => format!("ok {}", lead.id),
+        Some(Outcome::Decide(reason)) => vec![reason],
+        None if lead.id == "name-forms" => name_forms(lead),
+        None => vec![format!("ok {}", lead.id)],
     };
     Ok(q::Qualification {
         outcome: q::Outcome::Nurture,
         rating: bindings::crm::rules::types::Rating::Cold,
-        score: 0,
-        reasons: vec![reason],
+        score,
+        reasons,
         follow_ups: Vec::new(),
     })
+}
+
+/// The contact's name and email written as people write them, not as the record
+/// holds them: what masking exact values cannot catch in free text.
+fn name_forms(lead: &bindings::crm::rules::types::Lead) -> Vec<String> {
+    let name = lead.contact_name.clone().unwrap_or_default();
+    let email = lead.email.clone().unwrap_or_default();
+    let reversed = match name.rsplit_once(' ') {
+        Some((first, last)) => format!("{last}, {first}"),
+        None => name.clone(),
+    };
+    vec![
+        format!("call {}", name.to_uppercase()),
+        format!("ask for {reversed}"),
+        format!("write to {}", email.replace('@', " at ")),
+    ]
 }
 
 impl q::Guest for Attacks {
@@ -165,16 +205,34 @@ impl q::Guest for Attacks {
 }
 
 fn not_attacked() -> bindings::crm::rules::types::RuleError {
-    rule_error("the attack module only qualifies".to_owned())
+    rule_error("the attack module does not check transitions".to_owned())
 }
 
 impl c::Guest for Attacks {
     fn convert(
         _ctx: bindings::crm::rules::types::Context,
-        _lead: bindings::crm::rules::types::Lead,
+        lead: bindings::crm::rules::types::Lead,
         _candidates: Vec<c::Candidate>,
     ) -> Result<c::ConversionPlan, bindings::crm::rules::types::RuleError> {
-        Err(not_attacked())
+        let link = |id: String| c::RecordAction::Link(id);
+        let mut plan = c::ConversionPlan {
+            account: c::RecordAction::Create,
+            contact: c::RecordAction::Create,
+            opportunity: c::RecordAction::Create,
+            opportunity_name: None,
+            initial_stage: STAGE.to_owned(),
+            estimated_value: None,
+            estimated_close: None,
+            skipped_lead_stage: false,
+            reasons: vec![format!("ok {}", lead.id)],
+        };
+        match lead.id.as_str() {
+            "link-stranger" => plan.account = link("001000000000STRANGER".to_owned()),
+            "link-traversal" => plan.contact = link(")/../../systemusers(".to_owned()),
+            "link-huge" => plan.opportunity = link("0".repeat(HUGE)),
+            _ => {}
+        }
+        Ok(plan)
     }
 }
 
@@ -182,7 +240,10 @@ impl p::Guest for Attacks {
     fn stages(
         _ctx: bindings::crm::rules::types::Context,
     ) -> Result<Vec<p::Stage>, bindings::crm::rules::types::RuleError> {
-        Ok(Vec::new())
+        Ok(vec![p::Stage {
+            name: STAGE.to_owned(),
+            steps: Vec::new(),
+        }])
     }
 
     fn check_transition(
@@ -194,18 +255,43 @@ impl p::Guest for Attacks {
     }
 }
 
+fn forecast_one(opportunity: &bindings::crm::rules::types::Opportunity) -> f::WinForecast {
+    let (mut probability, mut weight, mut amount) = (0.5, 1.0, 1000.0);
+    match opportunity.id.as_str() {
+        "probability-negative-zero" => probability = -0.0,
+        "weight-nan" => weight = f64::NAN,
+        "weight-infinity" => weight = f64::INFINITY,
+        "amount-nan" => amount = f64::NAN,
+        _ => {}
+    }
+    f::WinForecast {
+        probability,
+        weighted_value: Some(bindings::crm::rules::types::Money {
+            amount,
+            currency: "EUR".to_owned(),
+        }),
+        stages: vec![f::StageScore {
+            stage: STAGE.to_owned(),
+            weight,
+            activities: 0,
+            mean_rating: 0.0,
+        }],
+        reasons: vec![format!("ok {}", opportunity.id)],
+    }
+}
+
 impl f::Guest for Attacks {
     fn forecast(
         _ctx: bindings::crm::rules::types::Context,
-        _opportunity: bindings::crm::rules::types::Opportunity,
+        opportunity: bindings::crm::rules::types::Opportunity,
     ) -> Result<f::WinForecast, bindings::crm::rules::types::RuleError> {
-        Err(not_attacked())
+        Ok(forecast_one(&opportunity))
     }
 
     fn forecast_batch(
         _ctx: bindings::crm::rules::types::Context,
         opportunities: Vec<bindings::crm::rules::types::Opportunity>,
     ) -> Vec<Result<f::WinForecast, bindings::crm::rules::types::RuleError>> {
-        opportunities.iter().map(|_| Err(not_attacked())).collect()
+        opportunities.iter().map(|o| Ok(forecast_one(o))).collect()
     }
 }
