@@ -78,7 +78,12 @@ pub fn run(host: &Host, cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Convert { input } => (Kind::Convert, input, None),
         Command::Transition { input, to } => (Kind::Transition, input, to.as_deref()),
         Command::Forecast { input } => (Kind::Forecast, input, None),
-        Command::Test { .. } | Command::Module(_) | Command::Audit(_) => {
+        Command::Test { .. }
+        | Command::Module(_)
+        | Command::Audit(_)
+        | Command::Backtest { .. }
+        | Command::Calibrate { .. }
+        | Command::Whatif { .. } => {
             anyhow::bail!("not a decision command")
         }
     };

@@ -134,6 +134,60 @@ pub enum Command {
     /// Audit logs: verify the chain, show entries.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Run the org's rules over labelled history (CSV or JSON lines with a
+    /// mapping) and report how they did against the outcomes.
+    Backtest {
+        #[command(flatten)]
+        history: HistoryArgs,
+        /// Also write a self-contained HTML report with plots.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
+    },
+    /// Fit a new policy for the reference module on the older part of the
+    /// history, and report old, new and baselines on the newer part.
+    Calibrate {
+        #[command(flatten)]
+        history: HistoryArgs,
+        /// Where to write the new policy.
+        #[arg(long, value_name = "POLICY")]
+        out: PathBuf,
+        /// Also write the validation report of the new policy as HTML.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
+        /// Training records a value needs to get points of its own.
+        #[arg(long, default_value_t = 50)]
+        min_count: usize,
+        /// L2 penalty of the logistic regression.
+        #[arg(long, default_value_t = 1.0)]
+        alpha: f64,
+        /// Points that double the odds of converting.
+        #[arg(long, default_value_t = 10.0)]
+        points_per_doubling: f64,
+        /// Points are multiples of this (5: coarser, easier to read).
+        #[arg(long, default_value_t = 1)]
+        points_step: u32,
+        /// The seed of the split of records without dates (default: the
+        /// mapping's, else 42).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Lowest training precision of a hot lead.
+        #[arg(long, default_value_t = 0.8)]
+        hot_precision: f64,
+    },
+    /// Run two versions over the same records and show what changes.
+    Whatif {
+        #[command(flatten)]
+        history: HistoryArgs,
+        /// The other policy (for the org's module, or --against-module).
+        #[arg(long, value_name = "POLICY")]
+        against: Option<PathBuf>,
+        /// The other module (with --against, or the org's policy).
+        #[arg(long, value_name = "FILE")]
+        against_module: Option<PathBuf>,
+        /// Changed records shown with both answers.
+        #[arg(long, default_value_t = 10)]
+        sample: usize,
+    },
     /// Run the fixtures of org folders; exits non-zero when any fails.
     Test {
         /// Org folders, or folders holding org folders.
@@ -143,6 +197,20 @@ pub enum Command {
         #[arg(long)]
         bless: bool,
     },
+}
+
+/// The labelled history a backtest, calibration or what-if reads.
+#[derive(Args)]
+pub struct HistoryArgs {
+    /// The data: CSV, or JSON lines (one object per line).
+    pub data: PathBuf,
+    /// How its columns map to records and outcomes; default: `mapping.json` in
+    /// the org folder.
+    #[arg(long, value_name = "FILE")]
+    pub mapping: Option<PathBuf>,
+    /// Print one JSON object instead of the summary table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Subcommand)]
