@@ -263,7 +263,7 @@ fn calibrate_writes_a_policy_that_scores_the_validation_part_better() {
         points["web_form"].as_i64() > points["other"].as_i64(),
         "{written}"
     );
-    assert_eq!(written["name"], "flat");
+    assert_eq!(written["name"], "flat, calibrated");
     let again = json_of(&cli(
         &[
             "--org-dir",

@@ -235,10 +235,12 @@ fn histogram(series: &Series, top: f64, x_label: &str) -> Result<String, PlotErr
             .x_label_area_size(40)
             .y_label_area_size(50)
             .build_cartesian_2d(0f64..top, 0f64..highest)?;
+        let decimals = if top > 1.0 { 0 } else { 1 };
         chart
             .configure_mesh()
             .x_desc(x_label)
             .y_desc("share of the outcome's records")
+            .x_label_formatter(&|x| format!("{x:.decimals$}"))
             .light_line_style(WHITE.mix(0.0))
             .draw()?;
         let width = top / 10.0;

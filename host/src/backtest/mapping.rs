@@ -68,6 +68,31 @@ pub struct Mapping {
     /// Stage-probability tables to compare forecasts with, by name.
     #[serde(default)]
     pub baselines: BTreeMap<String, StageTable>,
+    /// How `calibrate` fits this org's policy, where it differs from the
+    /// defaults (the command's flags win over these).
+    #[serde(default)]
+    pub calibrate: CalibrateSettings,
+}
+
+/// An org's choices for fitting its policy; each absent one takes the default.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalibrateSettings {
+    /// Training records a value needs to get points of its own (default 50).
+    #[serde(default)]
+    pub min_count: Option<usize>,
+    /// L2 penalty of the logistic regression (default 1).
+    #[serde(default)]
+    pub alpha: Option<f64>,
+    /// Points that double the odds of converting (default 10).
+    #[serde(default)]
+    pub points_per_doubling: Option<f64>,
+    /// Points are whole multiples of this (default 1).
+    #[serde(default)]
+    pub points_step: Option<u32>,
+    /// Lowest training precision of a hot lead (default 0.8).
+    #[serde(default)]
+    pub hot_precision: Option<f64>,
 }
 
 fn default_currency() -> String {

@@ -47,13 +47,23 @@ pub fn run(host: &Host, cli: &Cli) -> anyhow::Result<ExitCode> {
         table: &h.table,
         mapping: &h.mapping,
         stage_tables: tables,
-        settings: Settings {
-            min_count: *min_count,
-            alpha: *alpha,
-            points_per_doubling: *points_per_doubling,
-            points_step: *points_step,
-            hot_precision: *hot_precision,
-            ..Settings::default()
+        settings: {
+            let given = &h.mapping.calibrate;
+            let default = Settings::default();
+            Settings {
+                min_count: min_count.or(given.min_count).unwrap_or(default.min_count),
+                alpha: alpha.or(given.alpha).unwrap_or(default.alpha),
+                points_per_doubling: points_per_doubling
+                    .or(given.points_per_doubling)
+                    .unwrap_or(default.points_per_doubling),
+                points_step: points_step
+                    .or(given.points_step)
+                    .unwrap_or(default.points_step),
+                hot_precision: hot_precision
+                    .or(given.hot_precision)
+                    .unwrap_or(default.hot_precision),
+                ..default
+            }
         },
         now: history::now(&cli.org),
         threads: history::threads(&cli.org),

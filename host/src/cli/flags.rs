@@ -154,25 +154,28 @@ pub enum Command {
         /// Also write the validation report of the new policy as HTML.
         #[arg(long, value_name = "FILE")]
         html: Option<PathBuf>,
-        /// Training records a value needs to get points of its own.
-        #[arg(long, default_value_t = 50)]
-        min_count: usize,
-        /// L2 penalty of the logistic regression.
-        #[arg(long, default_value_t = 1.0)]
-        alpha: f64,
-        /// Points that double the odds of converting.
-        #[arg(long, default_value_t = 10.0)]
-        points_per_doubling: f64,
-        /// Points are multiples of this (5: coarser, easier to read).
-        #[arg(long, default_value_t = 1)]
-        points_step: u32,
+        /// Training records a value needs to get points of its own (default: the
+        /// mapping's `calibrate.min_count`, else 50).
+        #[arg(long)]
+        min_count: Option<usize>,
+        /// L2 penalty of the logistic regression (default: the mapping's, else 1).
+        #[arg(long)]
+        alpha: Option<f64>,
+        /// Points that double the odds of converting (default: the mapping's,
+        /// else 10).
+        #[arg(long)]
+        points_per_doubling: Option<f64>,
+        /// Points are multiples of this, e.g. 5 (default: the mapping's, else 1).
+        #[arg(long)]
+        points_step: Option<u32>,
         /// The seed of the split of records without dates (default: the
         /// mapping's, else 42).
         #[arg(long)]
         seed: Option<u64>,
-        /// Lowest training precision of a hot lead.
-        #[arg(long, default_value_t = 0.8)]
-        hot_precision: f64,
+        /// Lowest training precision of a hot lead (default: the mapping's,
+        /// else 0.8).
+        #[arg(long)]
+        hot_precision: Option<f64>,
     },
     /// Run two versions over the same records and show what changes.
     Whatif {

@@ -209,6 +209,14 @@ impl Job<'_> {
                 message: format!("the org's policy is not JSON: {e}"),
                 source: None,
             })?;
+        // The fitted policy says what it is, for whoever reads its module info.
+        if let Some(name) = policy.get_mut("name") {
+            if let Some(text) = name.as_str() {
+                if !text.ends_with(", calibrated") {
+                    *name = json!(format!("{text}, calibrated"));
+                }
+            }
+        }
         let old_answers = self.decide(self.org, progress);
         let baselines = Baselines {
             base_rate: Some(train_rate),
