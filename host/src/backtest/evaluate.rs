@@ -249,6 +249,31 @@ impl Report {
             Report::Forecast(r) => &r.series,
         }
     }
+
+    /// Shows another report of the same records beside this one, e.g. the old
+    /// policy beside a calibrated one: its headline figures as a row named `name`
+    /// and its curves after this report's own.
+    pub fn compare_with(&mut self, name: &str, other: &Report) {
+        let series = other.series().first().cloned().map(|s| Series {
+            name: name.to_owned(),
+            ..s
+        });
+        let all = match (self, other) {
+            (Report::Qualify(r), Report::Qualify(o)) => {
+                r.baselines.insert(name.to_owned(), o.figures.clone());
+                &mut r.series
+            }
+            (Report::Forecast(r), Report::Forecast(o)) => {
+                r.baselines.insert(name.to_owned(), o.figures.clone());
+                &mut r.series
+            }
+            (Report::Qualify(r), _) => &mut r.series,
+            (Report::Forecast(r), _) => &mut r.series,
+        };
+        if let Some(series) = series {
+            all.insert(all.len().min(1), series);
+        }
+    }
 }
 
 /// What the decisions are compared with.

@@ -127,6 +127,12 @@ pub fn run(host: &Host, cli: &Cli) -> anyhow::Result<ExitCode> {
         println!("split: {}", serde_json::to_string(&calibration.split)?);
     }
     if let (Some(path), Some(new)) = (html_path, calibration.detail.get("new")) {
+        // The old policy beside the new one.
+        let mut new = new.clone();
+        if let Some(old) = calibration.detail.get("old") {
+            new.compare_with("old", old);
+        }
+        let new = &new;
         let about = [
             ("org", h.org.file.org_id.clone()),
             ("data", args.data.display().to_string()),
