@@ -235,6 +235,7 @@ fn calibrate_writes_a_policy_that_scores_the_validation_part_better() {
     let d = path(dir.path());
     let data = dir.path().join("leads.csv");
     let out = dir.path().join("new-policy.json");
+    let html = dir.path().join("validation.html");
     let result = json_of(&cli(
         &[
             "--org-dir",
@@ -244,11 +245,16 @@ fn calibrate_writes_a_policy_that_scores_the_validation_part_better() {
             "--out",
             path(&out),
             "--json",
+            "--html",
+            path(&html),
         ],
         None,
     ));
     let v = &result["validation"];
     assert_eq!(v["new"]["records"], 120, "{v}");
+    // The report shows the old policy beside the new one.
+    let page = std::fs::read_to_string(&html).expect("the report");
+    assert!(page.contains("<td>old</td>") && page.contains("<td>new</td>"));
     let new_auc = v["new"]["auc"].as_f64().expect("an AUC");
     let old_auc = v["old"]["auc"].as_f64().expect("an AUC");
     assert!(new_auc > old_auc + 0.1, "{new_auc} vs {old_auc}");
