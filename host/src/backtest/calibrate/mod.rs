@@ -260,8 +260,8 @@ impl Job<'_> {
                         _ => None,
                     })
                     .collect();
-                let inputs = scorecard::inputs_of(self.mapping);
-                let card = scorecard::fit(&inputs, &train_leads, &self.settings)?;
+                let features = scorecard::features_of(self.mapping);
+                let card = scorecard::fit(&features, &train_leads, &self.settings)?;
                 card.apply(&mut policy);
                 self.load("scored", &policy)?;
                 let scored = self.decide(&format!("{}:scored", self.org), progress);

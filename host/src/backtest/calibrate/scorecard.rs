@@ -122,9 +122,9 @@ impl EnumField {
     }
 }
 
-/// One input of the scorecard.
+/// One input of the scorecard: a field whose values get points.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Input {
+pub enum Feature {
     /// An enum field; `reference` is the value that scores the field's base
     /// (the mapping's default for missing cells, else the most frequent value).
     Enum {
@@ -151,33 +151,35 @@ pub enum Input {
     },
 }
 
-impl Input {
+impl Feature {
     /// Its name in reports.
     pub fn name(&self) -> String {
         match self {
-            Input::Enum { field, .. } => field.policy_key().trim_end_matches("_points").to_owned(),
-            Input::Flag { key } => key.trim_end_matches("_points").to_owned(),
-            Input::Text { field } | Input::Number { field } => field.clone(),
+            Feature::Enum { field, .. } => {
+                field.policy_key().trim_end_matches("_points").to_owned()
+            }
+            Feature::Flag { key } => key.trim_end_matches("_points").to_owned(),
+            Feature::Text { field } | Feature::Number { field } => field.clone(),
         }
     }
 }
 
 /// The inputs a mapping gives the leads: its lead fields that carry points, then
 /// its custom fields.
-pub fn inputs_of(mapping: &super::super::Mapping) -> Vec<Input> {
+pub fn features_of(mapping: &super::super::Mapping) -> Vec<Feature> {
     let mut inputs = Vec::new();
     for (name, field) in &mapping.fields {
         if let Some(e) = EnumField::of(name) {
-            inputs.push(Input::Enum {
+            inputs.push(Feature::Enum {
                 field: e,
                 reference: field.default.clone().or_else(|| field.value.clone()),
             });
         }
         match name.as_str() {
-            "decision_maker_known" => inputs.push(Input::Flag {
+            "decision_maker_known" => inputs.push(Feature::Flag {
                 key: "authority_points",
             }),
-            "existing_customer" => inputs.push(Input::Flag {
+            "existing_customer" => inputs.push(Feature::Flag {
                 key: "existing_customer_points",
             }),
             _ => {}
@@ -185,11 +187,11 @@ pub fn inputs_of(mapping: &super::super::Mapping) -> Vec<Input> {
     }
     for (name, custom) in &mapping.custom {
         match custom.kind {
-            super::super::mapping::CustomType::Number => inputs.push(Input::Number {
+            super::super::mapping::CustomType::Number => inputs.push(Feature::Number {
                 field: name.clone(),
             }),
             super::super::mapping::CustomType::Date => {}
-            _ => inputs.push(Input::Text {
+            _ => inputs.push(Feature::Text {
                 field: name.clone(),
             }),
         }
@@ -199,22 +201,22 @@ pub fn inputs_of(mapping: &super::super::Mapping) -> Vec<Input> {
 
 /// A lead's value of an input, as the fit groups values: text trimmed and in
 /// lower case (the reference rules compare text ignoring case).
-enum Value_ {
+enum Seen {
     Level(Option<String>),
     Number(Option<f64>),
 }
 
-fn value_of(input: &Input, lead: &m::Lead) -> Value_ {
+fn value_of(input: &Feature, lead: &m::Lead) -> Seen {
     match input {
-        Input::Enum { field, .. } => Value_::Level(field.value(lead).map(str::to_owned)),
-        Input::Flag { key } => {
+        Feature::Enum { field, .. } => Seen::Level(field.value(lead).map(str::to_owned)),
+        Feature::Flag { key } => {
             let yes = match *key {
                 "authority_points" => lead.decision_maker_known == Some(true),
                 _ => lead.existing_customer,
             };
-            Value_::Level(yes.then(|| "true".to_owned()))
+            Seen::Level(yes.then(|| "true".to_owned()))
         }
-        Input::Text { field } => Value_::Level(lead.custom.get(field).and_then(|v| match v {
+        Feature::Text { field } => Seen::Level(lead.custom.get(field).and_then(|v| match v {
             m::FieldValue::Text(t) => {
                 let t = t.trim().to_ascii_lowercase();
                 (!t.is_empty()).then_some(t)
@@ -223,7 +225,7 @@ fn value_of(input: &Input, lead: &m::Lead) -> Value_ {
             m::FieldValue::Number(n) => Some(n.to_string()),
             m::FieldValue::Day { .. } => None,
         })),
-        Input::Number { field } => Value_::Number(lead.custom.get(field).and_then(|v| match v {
+        Feature::Number { field } => Seen::Number(lead.custom.get(field).and_then(|v| match v {
             m::FieldValue::Number(n) => Some(*n),
             _ => None,
         })),
@@ -246,7 +248,7 @@ enum Levels {
 /// An input with its learnt columns.
 #[derive(Debug, Clone)]
 struct Learnt {
-    input: Input,
+    input: Feature,
     levels: Levels,
 }
 
@@ -261,26 +263,26 @@ impl Learnt {
     /// The column (within this input) a lead falls in, if any.
     fn column(&self, lead: &m::Lead) -> Option<usize> {
         match (&self.levels, value_of(&self.input, lead)) {
-            (Levels::Values { values, reference }, Value_::Level(v)) => {
+            (Levels::Values { values, reference }, Seen::Level(v)) => {
                 let v = v.or_else(|| match &self.input {
                     // An enum's missing value scores like its reference.
-                    Input::Enum { .. } => reference.clone(),
+                    Feature::Enum { .. } => reference.clone(),
                     _ => None,
                 })?;
                 values.iter().position(|x| *x == v)
             }
-            (Levels::Bands(b), Value_::Number(Some(x))) => Some(b.band(x)),
+            (Levels::Bands(b), Seen::Number(Some(x))) => Some(b.band(x)),
             _ => None,
         }
     }
 }
 
-fn learn(input: &Input, train: &[(&m::Lead, bool)], settings: &Settings) -> Learnt {
-    if let Input::Number { .. } = input {
+fn learn(input: &Feature, train: &[(&m::Lead, bool)], settings: &Settings) -> Learnt {
+    if let Feature::Number { .. } = input {
         let (x, y): (Vec<f64>, Vec<bool>) = train
             .iter()
             .filter_map(|(lead, y)| match value_of(input, lead) {
-                Value_::Number(Some(x)) => Some((x, *y)),
+                Seen::Number(Some(x)) => Some((x, *y)),
                 _ => None,
             })
             .unzip();
@@ -293,7 +295,7 @@ fn learn(input: &Input, train: &[(&m::Lead, bool)], settings: &Settings) -> Lear
     let mut missing = 0;
     for (lead, _) in train {
         match value_of(input, lead) {
-            Value_::Level(Some(v)) => *counts.entry(v).or_default() += 1,
+            Seen::Level(Some(v)) => *counts.entry(v).or_default() += 1,
             _ => missing += 1,
         }
     }
@@ -302,13 +304,13 @@ fn learn(input: &Input, train: &[(&m::Lead, bool)], settings: &Settings) -> Lear
         .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))
         .map(|(v, _)| v.clone());
     let reference = match input {
-        Input::Enum { reference, .. } if missing == 0 => reference.clone().or(most_frequent),
+        Feature::Enum { reference, .. } if missing == 0 => reference.clone().or(most_frequent),
         // An enum with missing values: missing scores nothing, so it is the
         // reference and every value's points are counted up from it.
-        Input::Enum { .. } | Input::Flag { .. } => None,
+        Feature::Enum { .. } | Feature::Flag { .. } => None,
         // A text field that is never missing: its most frequent value is the
         // reference, one rule fewer (its weight goes to the base points).
-        Input::Text { .. } if missing == 0 => most_frequent,
+        Feature::Text { .. } if missing == 0 => most_frequent,
         _ => None,
     };
     let values = counts
@@ -393,7 +395,7 @@ fn design(learnt: &[Learnt], leads: &[&m::Lead]) -> Array2<f64> {
 
 /// Fits a scorecard on the training leads (each with its outcome).
 pub fn fit(
-    inputs: &[Input],
+    inputs: &[Feature],
     train: &[(&m::Lead, bool)],
     settings: &Settings,
 ) -> Result<Scorecard, FitError> {
@@ -460,7 +462,7 @@ fn to_points(learnt: Vec<Learnt>, weights: Vec<f64>, intercept: f64, s: &Setting
         offset += l.columns();
         let name = l.input.name();
         match (&l.input, &l.levels) {
-            (Input::Enum { field, .. }, Levels::Values { values, reference }) => {
+            (Feature::Enum { field, .. }, Levels::Values { values, reference }) => {
                 let lowest = exact.iter().copied().fold(f64::INFINITY, f64::min);
                 // With a reference value every value can be shifted up to 0; with
                 // missing values as the reference, missing must stay at 0.
@@ -502,7 +504,7 @@ fn to_points(learnt: Vec<Learnt>, weights: Vec<f64>, intercept: f64, s: &Setting
                 }
                 enum_points.insert(field.policy_key(), map);
             }
-            (Input::Flag { key }, _) => {
+            (Feature::Flag { key }, _) => {
                 let e = exact.first().copied().unwrap_or(0.0);
                 let mut p = whole(e);
                 if p < 0 {
@@ -519,7 +521,7 @@ fn to_points(learnt: Vec<Learnt>, weights: Vec<f64>, intercept: f64, s: &Setting
                     points: p,
                 });
             }
-            (Input::Text { field }, Levels::Values { values, .. }) => {
+            (Feature::Text { field }, Levels::Values { values, .. }) => {
                 let mut rules: Vec<(i64, Value)> = Vec::new();
                 for (v, e) in values.iter().zip(&exact) {
                     let p = whole(*e);
@@ -540,7 +542,7 @@ fn to_points(learnt: Vec<Learnt>, weights: Vec<f64>, intercept: f64, s: &Setting
                 rules.sort_by_key(|r| std::cmp::Reverse(r.0));
                 custom_rules.extend(rules.into_iter().map(|(_, r)| r));
             }
-            (Input::Number { field }, Levels::Bands(b)) => {
+            (Feature::Number { field }, Levels::Bands(b)) => {
                 bands_out.insert(field.clone(), b.edges.clone());
                 for (k, e) in exact.iter().enumerate() {
                     let p = whole(*e);
@@ -714,11 +716,11 @@ mod tests {
         }
         let train: Vec<(&m::Lead, bool)> = leads.iter().map(|(l, y)| (l, *y)).collect();
         let inputs = [
-            Input::Enum {
+            Feature::Enum {
                 field: EnumField::Source,
                 reference: Some("advertisement".into()),
             },
-            Input::Text {
+            Feature::Text {
                 field: "city".into(),
             },
         ];
