@@ -23,11 +23,15 @@
 //! [`crm`]) into typed [`decision::Input`]s, [`registry::Host`] decides them in
 //! batches through the org's module ([`contract`] holds the bindings of every
 //! contract version it runs), and [`render`] turns answers into text and JSON.
+//! With the `backtest` feature, [`backtest`] runs the same decisions over labelled
+//! history: figures, what-if comparisons and calibrated policies.
 #![deny(missing_docs)]
 // The one exception, loading compiled code from the cache, is in `cache.rs`.
 #![deny(unsafe_code)]
 
 pub mod audit;
+#[cfg(feature = "backtest")]
+pub mod backtest;
 pub mod cache;
 pub mod contract;
 pub mod crm;

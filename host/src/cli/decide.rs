@@ -82,7 +82,10 @@ pub fn run(host: &Host, cli: &Cli) -> anyhow::Result<ExitCode> {
         | Command::Module(_)
         | Command::Audit(_)
         | Command::New { .. }
-        | Command::Build { .. } => {
+        | Command::Build { .. }
+        | Command::Backtest { .. }
+        | Command::Calibrate { .. }
+        | Command::Whatif { .. } => {
             anyhow::bail!("not a decision command")
         }
     };

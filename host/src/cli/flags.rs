@@ -172,6 +172,63 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         org: Option<PathBuf>,
     },
+    /// Run the org's rules over labelled history (CSV or JSON lines with a
+    /// mapping) and report how they did against the outcomes.
+    Backtest {
+        #[command(flatten)]
+        history: HistoryArgs,
+        /// Also write a self-contained HTML report with plots.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
+    },
+    /// Fit a new policy for the reference module on the older part of the
+    /// history, and report old, new and baselines on the newer part.
+    Calibrate {
+        #[command(flatten)]
+        history: HistoryArgs,
+        /// Where to write the new policy.
+        #[arg(long, value_name = "POLICY")]
+        out: PathBuf,
+        /// Also write the validation report of the new policy as HTML.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
+        /// Training records a value needs to get points of its own (default: the
+        /// mapping's `calibrate.min_count`, else 50).
+        #[arg(long)]
+        min_count: Option<usize>,
+        /// L2 penalty of the logistic regression (default: the mapping's, else 1).
+        #[arg(long)]
+        alpha: Option<f64>,
+        /// Points that double the odds of converting (default: the mapping's,
+        /// else 10).
+        #[arg(long)]
+        points_per_doubling: Option<f64>,
+        /// Points are multiples of this, e.g. 5 (default: the mapping's, else 1).
+        #[arg(long)]
+        points_step: Option<u32>,
+        /// The seed of the split of records without dates (default: the
+        /// mapping's, else 42).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Lowest training precision of a hot lead (default: the mapping's,
+        /// else 0.8).
+        #[arg(long)]
+        hot_precision: Option<f64>,
+    },
+    /// Run two versions over the same records and show what changes.
+    Whatif {
+        #[command(flatten)]
+        history: HistoryArgs,
+        /// The other policy (for the org's module, or --against-module).
+        #[arg(long, value_name = "POLICY")]
+        against: Option<PathBuf>,
+        /// The other module (with --against, or the org's policy).
+        #[arg(long, value_name = "FILE")]
+        against_module: Option<PathBuf>,
+        /// Changed records shown with both answers.
+        #[arg(long, default_value_t = 10)]
+        sample: usize,
+    },
     /// Run the fixtures of org folders; exits non-zero when any fails.
     Test {
         /// Org folders, or folders holding org folders.
@@ -181,6 +238,20 @@ pub enum Command {
         #[arg(long)]
         bless: bool,
     },
+}
+
+/// The labelled history a backtest, calibration or what-if reads.
+#[derive(Args)]
+pub struct HistoryArgs {
+    /// The data: CSV, or JSON lines (one object per line).
+    pub data: PathBuf,
+    /// How its columns map to records and outcomes; default: `mapping.json` in
+    /// the org folder.
+    #[arg(long, value_name = "FILE")]
+    pub mapping: Option<PathBuf>,
+    /// Print one JSON object instead of the summary table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Subcommand)]

@@ -1,13 +1,17 @@
 //! The commands of the program.
 
 mod audit;
+mod backtest;
+mod calibrate;
 mod decide;
 pub mod flags;
+mod history;
 pub mod log;
 mod module;
 mod org;
 mod scaffold;
 mod test;
+mod whatif;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -57,6 +61,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     })?;
     match &cli.command {
         Command::Test { dirs, bless } => test::run(&host, dirs, *bless),
+        Command::Backtest { history, html } => {
+            backtest::run(&host, &cli.org, history, html.as_deref())
+        }
+        Command::Calibrate { .. } => calibrate::run(&host, &cli),
+        Command::Whatif { .. } => whatif::run(&host, &cli),
         _ => decide::run(&host, &cli),
     }
 }

@@ -17,6 +17,14 @@ const EXAMPLE_POLICY: &str = include_str!("../../../examples/strict/policy.json"
 /// Loads the org the options name and returns its id, audit masking and CRM
 /// vocabularies.
 pub fn load(host: &Host, args: &OrgArgs) -> anyhow::Result<(String, AuditPolicy, Vocabularies)> {
+    let org = read(args)?;
+    org.load_into(host)?;
+    Ok((org.file.org_id, org.file.audit, org.vocabularies))
+}
+
+/// The org the options name, read but not loaded: its folder (or the working
+/// folder), module, policy and vocabularies.
+pub fn read(args: &OrgArgs) -> anyhow::Result<OrgDir> {
     let mut org = match &args.org_dir {
         Some(dir) => OrgDir::read(dir)?,
         None => OrgDir {
@@ -56,6 +64,5 @@ pub fn load(host: &Host, args: &OrgArgs) -> anyhow::Result<(String, AuditPolicy,
     if let Some(id) = &args.org {
         org.file.org_id = id.clone();
     }
-    org.load_into(host)?;
-    Ok((org.file.org_id, org.file.audit, org.vocabularies))
+    Ok(org)
 }

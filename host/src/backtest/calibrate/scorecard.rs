@@ -1,0 +1,759 @@
+//! A qualification scorecard fitted to outcomes: a logistic regression on the
+//! lead's fields, turned into the points of the reference module's policy.
+//!
+//! Every input becomes 0/1 columns: one per value of an enum field or a text
+//! custom field seen in at least `min_count` training records (rarer and unseen
+//! values score nothing), one per band of a numeric custom field ([`bands`]).
+//! `linfa-logistic` fits an L2-penalised logistic regression (intercept
+//! unpenalised). Its weights become points on a fixed scale: `points_per_doubling`
+//! points double the odds of converting (10 by default), and a score of
+//! `even_odds_score` (50) is even odds, so a score reads as a probability:
+//! `p = 1 / (1 + 2^(-(score - 50) / 10))`.
+//!
+//! The reference module's enum points are whole numbers from 0 up, so each enum's
+//! lowest level is shifted to 0 and the shift is taken out of `base_points`; every
+//! value the fit had no column for scores like the field's reference value.
+//! Custom rules take any whole number of points.
+//!
+//! [`bands`]: super::bands
+
+use std::collections::BTreeMap;
+
+use crm_rules_model as m;
+use linfa::prelude::*;
+use linfa_logistic::LogisticRegression;
+use ndarray::{Array1, Array2};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::bands::{self, Bands};
+
+/// How a scorecard is fitted.
+#[derive(Debug, Clone, Serialize)]
+pub struct Settings {
+    /// Training records a value needs to get its own points.
+    pub min_count: usize,
+    /// L2 penalty of the regression's weights.
+    pub alpha: f64,
+    /// Points that double the odds of converting.
+    pub points_per_doubling: f64,
+    /// The score of even odds.
+    pub even_odds_score: f64,
+    /// Points are whole multiples of this (1: any whole number; 5: 5, 10, 15...):
+    /// coarser points are easier to read and merge scores that the data cannot
+    /// tell apart.
+    pub points_step: u32,
+    /// Most bands of a numeric field.
+    pub max_bands: usize,
+    /// Lowest train precision of a hot lead.
+    pub hot_precision: f64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            min_count: 50,
+            alpha: 1.0,
+            points_per_doubling: 10.0,
+            even_odds_score: 50.0,
+            points_step: 1,
+            max_bands: 5,
+            hot_precision: 0.8,
+        }
+    }
+}
+
+/// An enum field of the lead whose points are a map in the policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnumField {
+    /// `source_points`.
+    Source,
+    /// `engagement_points`.
+    Engagement,
+    /// `budget_points`.
+    BudgetStatus,
+    /// `need_points`.
+    Need,
+    /// `timeframe_points`.
+    Timeframe,
+}
+
+impl EnumField {
+    fn of(name: &str) -> Option<EnumField> {
+        Some(match name {
+            "source" => EnumField::Source,
+            "engagement" => EnumField::Engagement,
+            "budget_status" => EnumField::BudgetStatus,
+            "need" => EnumField::Need,
+            "timeframe" => EnumField::Timeframe,
+            _ => return None,
+        })
+    }
+
+    /// The policy key of its points.
+    pub fn policy_key(self) -> &'static str {
+        match self {
+            EnumField::Source => "source_points",
+            EnumField::Engagement => "engagement_points",
+            EnumField::BudgetStatus => "budget_points",
+            EnumField::Need => "need_points",
+            EnumField::Timeframe => "timeframe_points",
+        }
+    }
+
+    fn values(self) -> Vec<&'static str> {
+        match self {
+            EnumField::Source => m::LeadSource::ALL.iter().map(|v| v.as_str()).collect(),
+            EnumField::Engagement => m::Engagement::ALL.iter().map(|v| v.as_str()).collect(),
+            EnumField::BudgetStatus => m::BudgetStatus::ALL.iter().map(|v| v.as_str()).collect(),
+            EnumField::Need => m::Need::ALL.iter().map(|v| v.as_str()).collect(),
+            EnumField::Timeframe => m::Timeframe::ALL.iter().map(|v| v.as_str()).collect(),
+        }
+    }
+
+    fn value(self, lead: &m::Lead) -> Option<&'static str> {
+        match self {
+            EnumField::Source => lead.source.map(|v| v.as_str()),
+            EnumField::Engagement => Some(lead.engagement.as_str()),
+            EnumField::BudgetStatus => lead.budget_status.map(|v| v.as_str()),
+            EnumField::Need => lead.need.map(|v| v.as_str()),
+            EnumField::Timeframe => lead.timeframe.map(|v| v.as_str()),
+        }
+    }
+}
+
+/// One input of the scorecard: a field whose values get points.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Feature {
+    /// An enum field; `reference` is the value that scores the field's base
+    /// (the mapping's default for missing cells, else the most frequent value).
+    Enum {
+        /// The field.
+        field: EnumField,
+        /// Its reference value, when it has one.
+        reference: Option<String>,
+    },
+    /// A yes/no lead field with points when yes (`authority_points`,
+    /// `existing_customer_points`).
+    Flag {
+        /// The policy key of its points.
+        key: &'static str,
+    },
+    /// A text (or yes/no) custom field: `equals` rules.
+    Text {
+        /// The custom field.
+        field: String,
+    },
+    /// A numeric custom field: `at_least`/`at_most` rules per band.
+    Number {
+        /// The custom field.
+        field: String,
+    },
+}
+
+impl Feature {
+    /// Its name in reports.
+    pub fn name(&self) -> String {
+        match self {
+            Feature::Enum { field, .. } => {
+                field.policy_key().trim_end_matches("_points").to_owned()
+            }
+            Feature::Flag { key } => key.trim_end_matches("_points").to_owned(),
+            Feature::Text { field } | Feature::Number { field } => field.clone(),
+        }
+    }
+}
+
+/// The inputs a mapping gives the leads: its lead fields that carry points, then
+/// its custom fields.
+pub fn features_of(mapping: &super::super::Mapping) -> Vec<Feature> {
+    let mut inputs = Vec::new();
+    for (name, field) in &mapping.fields {
+        if let Some(e) = EnumField::of(name) {
+            inputs.push(Feature::Enum {
+                field: e,
+                reference: field.default.clone().or_else(|| field.value.clone()),
+            });
+        }
+        match name.as_str() {
+            "decision_maker_known" => inputs.push(Feature::Flag {
+                key: "authority_points",
+            }),
+            "existing_customer" => inputs.push(Feature::Flag {
+                key: "existing_customer_points",
+            }),
+            _ => {}
+        }
+    }
+    for (name, custom) in &mapping.custom {
+        match custom.kind {
+            super::super::mapping::CustomType::Number => inputs.push(Feature::Number {
+                field: name.clone(),
+            }),
+            super::super::mapping::CustomType::Date => {}
+            _ => inputs.push(Feature::Text {
+                field: name.clone(),
+            }),
+        }
+    }
+    inputs
+}
+
+/// A lead's value of an input, as the fit groups values: text trimmed and in
+/// lower case (the reference rules compare text ignoring case).
+enum Seen {
+    Level(Option<String>),
+    Number(Option<f64>),
+}
+
+fn value_of(input: &Feature, lead: &m::Lead) -> Seen {
+    match input {
+        Feature::Enum { field, .. } => Seen::Level(field.value(lead).map(str::to_owned)),
+        Feature::Flag { key } => {
+            let yes = match *key {
+                "authority_points" => lead.decision_maker_known == Some(true),
+                _ => lead.existing_customer,
+            };
+            Seen::Level(yes.then(|| "true".to_owned()))
+        }
+        Feature::Text { field } => Seen::Level(lead.custom.get(field).and_then(|v| match v {
+            m::FieldValue::Text(t) => {
+                let t = t.trim().to_ascii_lowercase();
+                (!t.is_empty()).then_some(t)
+            }
+            m::FieldValue::Flag(b) => Some(b.to_string()),
+            m::FieldValue::Number(n) => Some(n.to_string()),
+            m::FieldValue::Day { .. } => None,
+        })),
+        Feature::Number { field } => Seen::Number(lead.custom.get(field).and_then(|v| match v {
+            m::FieldValue::Number(n) => Some(*n),
+            _ => None,
+        })),
+    }
+}
+
+/// What an input learnt from the training records: its columns.
+#[derive(Debug, Clone)]
+enum Levels {
+    /// One column per value listed; the reference (none when missing values are
+    /// the reference) gets none.
+    Values {
+        values: Vec<String>,
+        reference: Option<String>,
+    },
+    /// One column per band.
+    Bands(Bands),
+}
+
+/// An input with its learnt columns.
+#[derive(Debug, Clone)]
+struct Learnt {
+    input: Feature,
+    levels: Levels,
+}
+
+impl Learnt {
+    fn columns(&self) -> usize {
+        match &self.levels {
+            Levels::Values { values, .. } => values.len(),
+            Levels::Bands(b) => b.count(),
+        }
+    }
+
+    /// The column (within this input) a lead falls in, if any.
+    fn column(&self, lead: &m::Lead) -> Option<usize> {
+        match (&self.levels, value_of(&self.input, lead)) {
+            (Levels::Values { values, reference }, Seen::Level(v)) => {
+                let v = v.or_else(|| match &self.input {
+                    // An enum's missing value scores like its reference.
+                    Feature::Enum { .. } => reference.clone(),
+                    _ => None,
+                })?;
+                values.iter().position(|x| *x == v)
+            }
+            (Levels::Bands(b), Seen::Number(Some(x))) => Some(b.band(x)),
+            _ => None,
+        }
+    }
+}
+
+fn learn(input: &Feature, train: &[(&m::Lead, bool)], settings: &Settings) -> Learnt {
+    if let Feature::Number { .. } = input {
+        let (x, y): (Vec<f64>, Vec<bool>) = train
+            .iter()
+            .filter_map(|(lead, y)| match value_of(input, lead) {
+                Seen::Number(Some(x)) => Some((x, *y)),
+                _ => None,
+            })
+            .unzip();
+        return Learnt {
+            input: input.clone(),
+            levels: Levels::Bands(bands::cut(&x, &y, settings.max_bands, settings.min_count)),
+        };
+    }
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    let mut missing = 0;
+    for (lead, _) in train {
+        match value_of(input, lead) {
+            Seen::Level(Some(v)) => *counts.entry(v).or_default() += 1,
+            _ => missing += 1,
+        }
+    }
+    let most_frequent = counts
+        .iter()
+        .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))
+        .map(|(v, _)| v.clone());
+    let reference = match input {
+        Feature::Enum { reference, .. } if missing == 0 => reference.clone().or(most_frequent),
+        // An enum with missing values: missing scores nothing, so it is the
+        // reference and every value's points are counted up from it.
+        Feature::Enum { .. } | Feature::Flag { .. } => None,
+        // A text field that is never missing: its most frequent value is the
+        // reference, one rule fewer (its weight goes to the base points).
+        Feature::Text { .. } if missing == 0 => most_frequent,
+        _ => None,
+    };
+    let values = counts
+        .into_iter()
+        .filter(|(v, n)| *n >= settings.min_count && Some(v) != reference.as_ref())
+        .map(|(v, _)| v)
+        .collect();
+    Learnt {
+        input: input.clone(),
+        levels: Levels::Values { values, reference },
+    }
+}
+
+/// Points of one input's value in the fitted scorecard.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Points {
+    /// The input.
+    pub input: String,
+    /// The value, or the band as `at_least..at_most`.
+    pub value: String,
+    /// The regression's weight, in points (before rounding and shifting).
+    pub exact: f64,
+    /// The points the policy gives.
+    pub points: i64,
+}
+
+/// A fitted scorecard.
+#[derive(Debug, Clone, Serialize)]
+pub struct Scorecard {
+    /// Points every lead starts with.
+    pub base_points: i64,
+    /// The regression's intercept.
+    pub intercept: f64,
+    /// Points per value or band.
+    pub points: Vec<Points>,
+    /// Enum points: field's policy key -> value -> points (every value listed).
+    #[serde(skip)]
+    enum_points: BTreeMap<&'static str, BTreeMap<String, i64>>,
+    /// Flag points by policy key.
+    #[serde(skip)]
+    flag_points: BTreeMap<&'static str, i64>,
+    /// The custom rules.
+    pub custom_rules: Vec<Value>,
+    /// Numeric fields' cut points.
+    pub bands: BTreeMap<String, Vec<f64>>,
+    /// What the policy cannot express and was rounded to what it can (a
+    /// negative weight of an enum with missing values, of a yes/no field).
+    pub notes: Vec<String>,
+    /// The learnt inputs, to score leads with the regression itself.
+    #[serde(skip)]
+    learnt: Vec<Learnt>,
+    /// The regression's weights, per column.
+    #[serde(skip)]
+    weights: Vec<f64>,
+}
+
+/// Why a scorecard cannot be fitted.
+#[derive(Debug, thiserror::Error)]
+pub enum FitError {
+    /// The training records have one outcome only.
+    #[error("the training part has {0} only: a scorecard needs both outcomes")]
+    OneOutcome(&'static str),
+    /// The regression failed.
+    #[error("the logistic regression failed")]
+    Regression(#[source] linfa_logistic::error::Error),
+}
+
+fn design(learnt: &[Learnt], leads: &[&m::Lead]) -> Array2<f64> {
+    let width: usize = learnt.iter().map(Learnt::columns).sum();
+    let mut x = Array2::zeros((leads.len(), width));
+    for (row, lead) in leads.iter().enumerate() {
+        let mut offset = 0;
+        for l in learnt {
+            if let Some(c) = l.column(lead) {
+                x[[row, offset + c]] = 1.0;
+            }
+            offset += l.columns();
+        }
+    }
+    x
+}
+
+/// Fits a scorecard on the training leads (each with its outcome).
+pub fn fit(
+    inputs: &[Feature],
+    train: &[(&m::Lead, bool)],
+    settings: &Settings,
+) -> Result<Scorecard, FitError> {
+    let positives = train.iter().filter(|(_, y)| *y).count();
+    if positives == 0 {
+        return Err(FitError::OneOutcome("no positive outcome"));
+    }
+    if positives == train.len() {
+        return Err(FitError::OneOutcome("no negative outcome"));
+    }
+    let learnt: Vec<Learnt> = inputs.iter().map(|i| learn(i, train, settings)).collect();
+    let leads: Vec<&m::Lead> = train.iter().map(|(l, _)| *l).collect();
+    let x = design(&learnt, &leads);
+    let y: Array1<bool> = train.iter().map(|(_, y)| *y).collect();
+    let (weights, intercept) = logistic(x, y, settings.alpha)?;
+    Ok(to_points(learnt, weights, intercept, settings))
+}
+
+/// Fits an L2-penalised logistic regression (intercept unpenalised) of `y` on
+/// `x`; returns the weights and the intercept of the log-odds of `true`.
+pub fn logistic(x: Array2<f64>, y: Array1<bool>, alpha: f64) -> Result<(Vec<f64>, f64), FitError> {
+    let model = LogisticRegression::default()
+        .alpha(alpha)
+        .with_intercept(true)
+        .max_iterations(10_000)
+        .gradient_tolerance(1e-8)
+        .fit(&Dataset::new(x, y))
+        .map_err(FitError::Regression)?;
+    // linfa labels the more frequent class +1, whichever it is: turn the
+    // weights round when that is `false`, so they speak of `true`.
+    let sign = if model.labels().pos.class { 1.0 } else { -1.0 };
+    Ok((
+        model.params().iter().map(|w| sign * w).collect(),
+        sign * model.intercept(),
+    ))
+}
+
+fn number_json(v: f64) -> Value {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        json!(v as i64)
+    } else {
+        json!(v)
+    }
+}
+
+fn to_points(learnt: Vec<Learnt>, weights: Vec<f64>, intercept: f64, s: &Settings) -> Scorecard {
+    let scale = s.points_per_doubling / std::f64::consts::LN_2;
+    let step = f64::from(s.points_step.max(1));
+    // Rounded half away from zero, to a multiple of the step.
+    let whole = |x: f64| ((x / step).round() * step) as i64;
+    let mut base = s.even_odds_score + scale * intercept;
+    let mut points = Vec::new();
+    let mut enum_points = BTreeMap::new();
+    let mut flag_points = BTreeMap::new();
+    let mut custom_rules = Vec::new();
+    let mut bands_out = BTreeMap::new();
+    let mut notes = Vec::new();
+    let mut offset = 0;
+    for l in &learnt {
+        let exact: Vec<f64> = weights[offset..offset + l.columns()]
+            .iter()
+            .map(|w| scale * w)
+            .collect();
+        offset += l.columns();
+        let name = l.input.name();
+        match (&l.input, &l.levels) {
+            (Feature::Enum { field, .. }, Levels::Values { values, reference }) => {
+                let lowest = exact.iter().copied().fold(f64::INFINITY, f64::min);
+                // With a reference value every value can be shifted up to 0; with
+                // missing values as the reference, missing must stay at 0.
+                let shift = if reference.is_some() {
+                    (-lowest).max(0.0)
+                } else {
+                    0.0
+                };
+                base -= shift;
+                let at_reference = whole(shift);
+                let mut map: BTreeMap<String, i64> = field
+                    .values()
+                    .into_iter()
+                    .map(|v| (v.to_owned(), at_reference))
+                    .collect();
+                for (v, e) in values.iter().zip(&exact) {
+                    let mut p = whole(e + shift);
+                    if p < 0 {
+                        notes.push(format!(
+                            "{name} {v}: {p} points cannot be given (enum points start at 0); 0 given"
+                        ));
+                        p = 0;
+                    }
+                    map.insert(v.clone(), p);
+                    points.push(Points {
+                        input: name.clone(),
+                        value: v.clone(),
+                        exact: *e,
+                        points: p,
+                    });
+                }
+                if let Some(r) = reference {
+                    points.push(Points {
+                        input: name.clone(),
+                        value: format!("{r} (reference; also every rarer value)"),
+                        exact: 0.0,
+                        points: at_reference,
+                    });
+                }
+                enum_points.insert(field.policy_key(), map);
+            }
+            (Feature::Flag { key }, _) => {
+                let e = exact.first().copied().unwrap_or(0.0);
+                let mut p = whole(e);
+                if p < 0 {
+                    notes.push(format!(
+                        "{name}: {p} points cannot be given (its points start at 0); 0 given"
+                    ));
+                    p = 0;
+                }
+                flag_points.insert(*key, p);
+                points.push(Points {
+                    input: name.clone(),
+                    value: "true".to_owned(),
+                    exact: e,
+                    points: p,
+                });
+            }
+            (Feature::Text { field }, Levels::Values { values, .. }) => {
+                let mut rules: Vec<(i64, Value)> = Vec::new();
+                for (v, e) in values.iter().zip(&exact) {
+                    let p = whole(*e);
+                    points.push(Points {
+                        input: name.clone(),
+                        value: v.clone(),
+                        exact: *e,
+                        points: p,
+                    });
+                    if p != 0 {
+                        rules.push((
+                            p,
+                            json!({"field": field, "equals": v, "points": p,
+                                   "reason": format!("{field} is {v}")}),
+                        ));
+                    }
+                }
+                rules.sort_by_key(|r| std::cmp::Reverse(r.0));
+                custom_rules.extend(rules.into_iter().map(|(_, r)| r));
+            }
+            (Feature::Number { field }, Levels::Bands(b)) => {
+                bands_out.insert(field.clone(), b.edges.clone());
+                for (k, e) in exact.iter().enumerate() {
+                    let p = whole(*e);
+                    let (lo, hi) = b.bounds(k);
+                    let value = match (lo, hi) {
+                        (None, Some(hi)) => format!("at most {hi}"),
+                        (Some(lo), None) => format!("{lo} or more"),
+                        (Some(lo), Some(hi)) if lo == hi => format!("{lo}"),
+                        (Some(lo), Some(hi)) => format!("{lo} to {hi}"),
+                        (None, None) => "any".to_owned(),
+                    };
+                    points.push(Points {
+                        input: name.clone(),
+                        value: value.clone(),
+                        exact: *e,
+                        points: p,
+                    });
+                    if p == 0 {
+                        continue;
+                    }
+                    let mut rule = serde_json::Map::new();
+                    rule.insert("field".into(), json!(field));
+                    if let Some(lo) = lo {
+                        rule.insert("at_least".into(), number_json(lo));
+                    }
+                    if let Some(hi) = hi {
+                        rule.insert("at_most".into(), number_json(hi));
+                    }
+                    rule.insert("points".into(), json!(p));
+                    rule.insert("reason".into(), json!(format!("{field} {value}")));
+                    custom_rules.push(Value::Object(rule));
+                }
+            }
+            _ => {}
+        }
+    }
+    Scorecard {
+        base_points: base.round() as i64,
+        intercept,
+        points,
+        enum_points,
+        flag_points,
+        custom_rules,
+        bands: bands_out,
+        notes,
+        learnt,
+        weights,
+    }
+}
+
+impl Scorecard {
+    /// The regression's own probability of a lead converting (before points are
+    /// rounded): what the scorecard is compared with.
+    pub fn probability(&self, lead: &m::Lead) -> f64 {
+        let mut z = self.intercept;
+        let mut offset = 0;
+        for l in &self.learnt {
+            if let Some(c) = l.column(lead) {
+                z += self.weights[offset + c];
+            }
+            offset += l.columns();
+        }
+        1.0 / (1.0 + (-z).exp())
+    }
+
+    /// Lays the fitted points over a policy (its JSON): base points, the enum
+    /// and yes/no points of the fitted fields, and the custom rules (all of
+    /// them: the old ones were on another scale). Everything else stays.
+    pub fn apply(&self, policy: &mut Value) {
+        let q = qualification(policy);
+        q.insert("base_points".into(), json!(self.base_points));
+        for (key, map) in &self.enum_points {
+            q.insert((*key).into(), json!(map));
+        }
+        for (key, p) in &self.flag_points {
+            q.insert((*key).into(), json!(p));
+        }
+        q.insert(
+            "custom_rules".into(),
+            Value::Array(self.custom_rules.clone()),
+        );
+    }
+}
+
+/// The `qualification` object of a policy, made if missing.
+pub fn qualification(policy: &mut Value) -> &mut serde_json::Map<String, Value> {
+    if !policy.is_object() {
+        *policy = json!({});
+    }
+    let root = policy.as_object_mut().expect("made an object above");
+    let q = root.entry("qualification").or_insert_with(|| json!({}));
+    if !q.is_object() {
+        *q = json!({});
+    }
+    q.as_object_mut().expect("made an object above")
+}
+
+/// The lowest score `t` at which "score >= t" has the best F1 on `scored`
+/// (score, outcome); ties go to the lowest `t`.
+pub fn best_f1_line(scored: &[(u32, bool)]) -> u32 {
+    let mut best = (-1.0, 0);
+    for t in 0..=100 {
+        let predicted: Vec<bool> = scored.iter().map(|(s, _)| *s >= t).collect();
+        let labels: Vec<bool> = scored.iter().map(|(_, y)| *y).collect();
+        let f1 = super::super::metrics::Confusion::of(&predicted, &labels).f1();
+        if f1 > best.0 {
+            best = (f1, t);
+        }
+    }
+    best.1
+}
+
+/// The lowest score whose leads at or above it converted at least `precision`
+/// of the time in `scored`; 100 when none does.
+pub fn precision_line(scored: &[(u32, bool)], precision: f64) -> u32 {
+    (0..=100)
+        .find(|&t| {
+            let above: Vec<bool> = scored
+                .iter()
+                .filter(|(s, _)| *s >= t)
+                .map(|(_, y)| *y)
+                .collect();
+            !above.is_empty()
+                && above.iter().filter(|y| **y).count() as f64 / above.len() as f64 >= precision
+        })
+        .unwrap_or(100)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lead(source: m::LeadSource, city: Option<&str>, visits: Option<f64>) -> m::Lead {
+        let mut lead = m::Lead {
+            id: "L".into(),
+            source: Some(source),
+            ..m::Lead::default()
+        };
+        if let Some(c) = city {
+            lead.custom
+                .insert("city".into(), m::FieldValue::Text(c.into()));
+        }
+        if let Some(v) = visits {
+            lead.custom
+                .insert("visits".into(), m::FieldValue::Number(v));
+        }
+        lead
+    }
+
+    #[test]
+    fn a_stronger_value_gets_more_points_and_the_scale_holds() {
+        // Web-form leads convert 3 times in 4, advertisement leads 1 in 4: a
+        // log-odds gap of ln 9, which is 10 / ln 2 * ln 9 = 31.7 points.
+        let mut leads = Vec::new();
+        for i in 0..400 {
+            let web = i % 2 == 0;
+            let converted = if web { i % 8 != 0 } else { i % 8 == 1 };
+            let source = if web {
+                m::LeadSource::WebForm
+            } else {
+                m::LeadSource::Advertisement
+            };
+            leads.push((
+                lead(
+                    source,
+                    Some(if i % 3 == 0 { "Mumbai" } else { "Pune" }),
+                    None,
+                ),
+                converted,
+            ));
+        }
+        let train: Vec<(&m::Lead, bool)> = leads.iter().map(|(l, y)| (l, *y)).collect();
+        let inputs = [
+            Feature::Enum {
+                field: EnumField::Source,
+                reference: Some("advertisement".into()),
+            },
+            Feature::Text {
+                field: "city".into(),
+            },
+        ];
+        let settings = Settings {
+            alpha: 1e-6,
+            ..Settings::default()
+        };
+        let card = fit(&inputs, &train, &settings).unwrap();
+        let map = &card.enum_points["source_points"];
+        assert_eq!(map["web_form"] - map["advertisement"], 32);
+        // Values the fit never saw score like the reference.
+        assert_eq!(map["partner"], map["advertisement"]);
+        // A base of 50 is even odds: advertisement leads are 1 in 4 (-15.8 points).
+        assert_eq!(card.base_points + map["advertisement"], 34);
+        // City says nothing about converting here: its rule rounds to no points.
+        assert!(card.custom_rules.is_empty(), "{:?}", card.custom_rules);
+        let p = card.probability(&leads[0].0);
+        assert!((p - 0.75).abs() < 0.01, "{p}");
+    }
+
+    #[test]
+    fn thresholds_worked_by_hand() {
+        let scored = [
+            (10, false),
+            (20, false),
+            (30, true),
+            (40, false),
+            (50, true),
+            (60, true),
+        ];
+        // At 30: tp 3, fp 1, fn 0 -> F1 6/7, the best.
+        assert_eq!(best_f1_line(&scored), 21);
+        // Precision 3/4 from 21 up; 1 from 41 up.
+        assert_eq!(precision_line(&scored, 0.8), 41);
+    }
+}
