@@ -78,7 +78,11 @@ pub fn run(host: &Host, cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Convert { input } => (Kind::Convert, input, None),
         Command::Transition { input, to } => (Kind::Transition, input, to.as_deref()),
         Command::Forecast { input } => (Kind::Forecast, input, None),
-        Command::Test { .. } | Command::Module(_) | Command::Audit(_) => {
+        Command::Test { .. }
+        | Command::Module(_)
+        | Command::Audit(_)
+        | Command::Serve(_)
+        | Command::Keys(_) => {
             anyhow::bail!("not a decision command")
         }
     };

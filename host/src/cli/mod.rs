@@ -3,9 +3,11 @@
 mod audit;
 mod decide;
 pub mod flags;
+mod keys;
 pub mod log;
 mod module;
 mod org;
+mod serve;
 mod test;
 
 use std::path::PathBuf;
@@ -35,6 +37,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Module(command) => return module::run(command),
         Command::Audit(command) => return audit::run(command),
+        Command::Keys(command) => return keys::run(command),
         _ => {}
     }
     let host = Host::with_settings(&EngineSettings {
@@ -43,6 +46,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     })?;
     match &cli.command {
         Command::Test { dirs, bless } => test::run(&host, dirs, *bless),
+        Command::Serve(args) => serve::run(host, args),
         _ => decide::run(&host, &cli),
     }
 }
