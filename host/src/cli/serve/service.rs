@@ -63,12 +63,16 @@ impl Service {
         body: Body,
         limit: usize,
     ) -> Result<Bytes, ApiError> {
-        let too_large = || {
+        let too_large = |body: Body| {
             self.metrics.rejected("body_too_large");
+            linger(body, self.settings.read_timeout);
             ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "body_too_large",
-                format!("the body is larger than the limit of {limit} bytes; send fewer records per request"),
+                format!(
+                    "the body is larger than the limit of {limit} bytes; send fewer records \
+                     per request"
+                ),
             )
         };
         let declared = headers
@@ -76,25 +80,17 @@ impl Service {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
         if declared.is_some_and(|n| n > limit as u64) {
-            return Err(too_large());
+            return Err(too_large(body));
         }
         let timeout = self.settings.read_timeout;
-        match tokio::time::timeout(timeout, axum::body::to_bytes(body, limit)).await {
+        match tokio::time::timeout(timeout, read_limited(body, limit)).await {
             Ok(Ok(bytes)) => Ok(bytes),
-            Ok(Err(e)) => {
-                let over =
-                    std::iter::successors(Some(&e as &(dyn std::error::Error + 'static)), |e| {
-                        e.source()
-                    })
-                    .any(|e| e.is::<http_body_util::LengthLimitError>());
-                if over {
-                    Err(too_large())
-                } else {
-                    self.metrics.rejected("body_unreadable");
-                    Err(ApiError::bad_input(format!(
-                        "the body could not be read: {e}"
-                    )))
-                }
+            Ok(Err(Unread::TooLarge(body))) => Err(too_large(body)),
+            Ok(Err(Unread::Failed(e))) => {
+                self.metrics.rejected("body_unreadable");
+                Err(ApiError::bad_input(format!(
+                    "the body could not be read: {e}"
+                )))
             }
             Err(_) => {
                 self.metrics.rejected("slow_body");
@@ -106,4 +102,61 @@ impl Service {
             }
         }
     }
+}
+
+/// Why a body was not read.
+enum Unread {
+    /// It goes past the limit; the rest of it is still to come.
+    TooLarge(Body),
+    Failed(axum::Error),
+}
+
+/// Reads a body of at most `limit` bytes. A body that comes in one piece (most
+/// do) is not copied.
+async fn read_limited(mut body: Body, limit: usize) -> Result<Bytes, Unread> {
+    use http_body_util::BodyExt as _;
+    let mut first: Option<Bytes> = None;
+    let mut joined: Vec<u8> = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame.map_err(Unread::Failed)?.into_data() else {
+            continue;
+        };
+        let held = first.as_ref().map_or(0, Bytes::len) + joined.len();
+        if held + data.len() > limit {
+            return Err(Unread::TooLarge(body));
+        }
+        match first.take() {
+            None if joined.is_empty() => first = Some(data),
+            None => joined.extend_from_slice(&data),
+            Some(piece) => {
+                joined.extend_from_slice(&piece);
+                joined.extend_from_slice(&data);
+            }
+        }
+    }
+    Ok(first.unwrap_or_else(|| Bytes::from(joined)))
+}
+
+/// The most of a refused body read and thrown away.
+const LINGER_BYTES: u64 = 256 << 20;
+
+/// Reads and throws away the rest of a refused body (up to a bound and the read
+/// timeout), so a client that writes its whole body before it reads gets the
+/// refusal instead of a broken connection, as web servers' lingering close does.
+fn linger(mut body: Body, timeout: Duration) {
+    use http_body_util::BodyExt as _;
+    tokio::spawn(async move {
+        let mut read = 0u64;
+        let drain = async {
+            while let Some(Ok(frame)) = body.frame().await {
+                if let Some(data) = frame.data_ref() {
+                    read += data.len() as u64;
+                }
+                if read > LINGER_BYTES {
+                    break;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(timeout, drain).await;
+    });
 }
