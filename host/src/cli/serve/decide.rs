@@ -384,13 +384,13 @@ async fn decide_request(
     } else {
         Vec::new()
     };
-    let records = output.decided + output.failed;
+    let fuel: u64 = output.calls.iter().map(|c| c.fuel_used).sum();
     served.conduct.observe(
         &served.id,
         &service.lanes.clock,
         &Behaviour {
-            elapsed: started.elapsed(),
-            records,
+            fuel,
+            records: output.decided + output.failed,
             ran_away: errors.iter().any(|(_, kind)| ran_away(kind.as_deref())),
         },
     );
@@ -400,7 +400,6 @@ async fn decide_request(
             writer.write(kind, ctx, served.audit.clone(), items).await?;
         }
     }
-    let fuel: u64 = output.calls.iter().map(|c| c.fuel_used).sum();
     served.meters.record(
         kind,
         output.decided,

@@ -54,9 +54,24 @@ pub struct KeyEntry {
     pub note: Option<String>,
 }
 
-fn hash_hex(key: &str) -> String {
-    let digest = Sha256::digest(key.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+fn digest(key: &str) -> [u8; 32] {
+    Sha256::digest(key.as_bytes()).into()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Option<[u8; 32]> {
+    let text = text.trim();
+    if text.len() != 64 || !text.is_ascii() {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
 }
 
 impl KeyFile {
@@ -121,7 +136,7 @@ impl KeyFile {
         let key: String = std::iter::once(PREFIX.to_owned())
             .chain(secret.iter().map(|b| format!("{b:02x}")))
             .collect();
-        let sha256 = hash_hex(&key);
+        let sha256 = hex(&digest(&key));
         self.keys.push(KeyEntry {
             id: format!("k-{}", &sha256[..8]),
             sha256,
@@ -154,7 +169,7 @@ pub enum Grant {
 /// The keys of a keys file, by hash: what a request's key is looked up in.
 #[derive(Debug, Default)]
 pub struct KeyRing {
-    by_hash: HashMap<String, (String, Grant)>,
+    by_hash: HashMap<[u8; 32], (String, Grant)>,
 }
 
 impl KeyRing {
@@ -163,13 +178,17 @@ impl KeyRing {
         let by_hash = file
             .keys
             .iter()
-            .map(|k| {
+            .filter_map(|k| {
+                let Some(hash) = unhex(&k.sha256) else {
+                    tracing::warn!("key {}: its sha256 is not 64 hex digits; skipped", k.id);
+                    return None;
+                };
                 let grant = if k.admin {
                     Grant::Admin
                 } else {
                     Grant::Orgs(k.orgs.clone().into())
                 };
-                (k.sha256.to_ascii_lowercase(), (k.id.clone(), grant))
+                Some((hash, (k.id.clone(), grant)))
             })
             .collect();
         KeyRing { by_hash }
@@ -179,7 +198,7 @@ impl KeyRing {
     /// of these keys.
     pub fn grant(&self, key: &str) -> Option<(&str, &Grant)> {
         self.by_hash
-            .get(&hash_hex(key.trim()))
+            .get(&digest(key.trim()))
             .map(|(id, grant)| (id.as_str(), grant))
     }
 

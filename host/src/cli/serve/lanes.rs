@@ -1,17 +1,19 @@
 //! Where a request's records are decided.
 //!
-//! - **inline**: a small body of an org in good standing is decided on the
-//!   request's own task. A qualification costs tens of microseconds, less than
-//!   handing it to another thread and back.
+//! - **inline**: a small body of an org in good standing (its last
+//!   [`GOOD_STANDING`] calls were clean) is decided on the request's own task. A
+//!   qualification costs tens of microseconds, less than handing it to another
+//!   thread and back. A new org earns its standing on the pool, so a module that
+//!   loops from its first call never holds up a thread that serves HTTP.
 //! - **pool**: a larger body (a batch) goes to the blocking pool, so the threads
 //!   that serve HTTP stay free for small requests.
 //! - **quarantine**: an org whose module lately ran out of fuel, memory or time, or
-//!   took long per record, is decided on threads of the lowest CPU priority
+//!   used much fuel per record, is decided on threads of the lowest CPU priority
 //!   (`SCHED_IDLE` on Linux), with few of its requests at once. A module that loops
 //!   then only gets the CPU nobody else wants, and the other orgs keep their
 //!   latency. The org is back in good standing after a quiet spell.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,8 +25,14 @@ use super::error::ApiError;
 /// handful).
 pub const INLINE_BODY_BYTES: usize = 8 << 10;
 
-/// A record slower than this puts its org in quarantine.
-const SLOW_RECORD: Duration = Duration::from_millis(50);
+/// Clean calls in a row after which an org's small bodies are decided inline.
+pub const GOOD_STANDING: u32 = 100;
+
+/// A record that costs more fuel than this puts its org in quarantine: some
+/// hundred times what a qualification of the reference module costs. Fuel, not
+/// time: a busy machine makes every call slow, and must not put orgs that behave
+/// in quarantine.
+const HEAVY_RECORD_FUEL: u64 = 20_000_000;
 
 /// How long an org stays in quarantine after its module last misbehaved.
 const QUARANTINE: Duration = Duration::from_secs(30);
@@ -49,11 +57,15 @@ pub struct Conduct {
     until_ms: AtomicU64,
     /// Its requests in the quarantine lane now.
     quarantined: AtomicUsize,
+    /// Clean calls since it last misbehaved (or was loaded), up to
+    /// [`GOOD_STANDING`].
+    clean: AtomicU32,
 }
 
 /// What a run told about the module's behaviour.
 pub struct Behaviour {
-    pub elapsed: Duration,
+    /// The fuel its calls used.
+    pub fuel: u64,
     pub records: usize,
     /// A record's call ran out of fuel, memory or time.
     pub ran_away: bool,
@@ -66,22 +78,26 @@ impl Conduct {
 
     /// Notes how a run went.
     pub fn observe(&self, org: &str, clock: &Clock, behaviour: &Behaviour) {
-        let slow = behaviour.elapsed > SLOW_RECORD * (behaviour.records.max(1) as u32);
-        if !(slow || behaviour.ran_away) {
+        let heavy = behaviour.fuel / (behaviour.records.max(1) as u64) > HEAVY_RECORD_FUEL;
+        if !(heavy || behaviour.ran_away) {
+            if self.clean.load(Ordering::Relaxed) < GOOD_STANDING {
+                self.clean.fetch_add(1, Ordering::Relaxed);
+            }
             return;
         }
+        self.clean.store(0, Ordering::Relaxed);
         let until = clock.now_ms() + QUARANTINE.as_millis() as u64;
         let before = self.until_ms.swap(until, Ordering::Relaxed);
         if before <= clock.now_ms() {
             tracing::warn!(
-                "org `{org}`: its module {} ({:?} for {} records); its decisions run at \
+                "org `{org}`: its module {} ({} fuel for {} records); its decisions run at \
                  the lowest priority for {}s",
                 if behaviour.ran_away {
                     "ran out of fuel, memory or time"
                 } else {
-                    "is slow"
+                    "is heavy"
                 },
-                behaviour.elapsed,
+                behaviour.fuel,
                 behaviour.records,
                 QUARANTINE.as_secs()
             );
@@ -140,7 +156,9 @@ impl Lanes {
     pub fn lane(&self, conduct: &Conduct, body_bytes: usize) -> Lane {
         if conduct.in_quarantine(&self.clock) {
             Lane::Quarantine
-        } else if body_bytes <= INLINE_BODY_BYTES {
+        } else if body_bytes <= INLINE_BODY_BYTES
+            && conduct.clean.load(Ordering::Relaxed) >= GOOD_STANDING
+        {
             Lane::Inline
         } else {
             Lane::Pool

@@ -8,6 +8,7 @@
 //! read from the host when Prometheus scrapes.
 
 use std::sync::atomic::{AtomicI64, AtomicU64};
+use std::sync::OnceLock;
 
 use crm_rules::decision::Kind;
 use crm_rules::Host;
@@ -78,6 +79,9 @@ pub struct Metrics {
     warm: Family<OrgLabels, Gauge>,
     rejected: Family<ReasonLabels, Counter>,
     responses: Family<StatusLabels, Counter>,
+    /// The counter of each status, by status - 100, made on first use: counting
+    /// an answer is then one atomic add.
+    response_counters: Box<[OnceLock<Counter>]>,
     load_failures: Family<OrgLabels, Counter>,
     swaps: Family<OrgLabels, Counter>,
     in_flight: Gauge<i64, AtomicI64>,
@@ -199,6 +203,7 @@ impl Metrics {
             warm,
             rejected,
             responses,
+            response_counters: (100..600).map(|_| OnceLock::new()).collect(),
             load_failures,
             swaps,
             in_flight,
@@ -249,11 +254,18 @@ impl Metrics {
 
     /// Counts an answer of the /v1 routes.
     pub fn response(&self, status: u16) {
-        self.responses
-            .get_or_create(&StatusLabels {
+        let make = || {
+            self.responses.get_or_create_owned(&StatusLabels {
                 status: status.to_string(),
             })
-            .inc();
+        };
+        match self
+            .response_counters
+            .get(usize::from(status).wrapping_sub(100))
+        {
+            Some(counter) => counter.get_or_init(make).inc(),
+            None => make().inc(),
+        };
     }
 
     /// Counts a failed load of an org folder.

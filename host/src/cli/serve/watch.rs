@@ -38,11 +38,16 @@ pub fn start(service: Arc<Service>) -> anyhow::Result<Watching> {
     // Absolute, so the paths of events compare with it whatever the working folder.
     let root = absolute(service.orgs.root());
     watcher.watch(&root, RecursiveMode::Recursive)?;
-    let keys = service.keys.as_ref().map(|k| absolute(k.path()));
-    if let Some(dir) = keys.as_ref().and_then(|k| k.parent()) {
-        if !dir.starts_with(&root) {
-            watcher.watch(dir, RecursiveMode::NonRecursive)?;
-        }
+    // The keys file's folder, as named (not through symbolic links): a secret
+    // mounted by an orchestrator is replaced by swapping a link in that folder,
+    // so any change in it reloads the keys.
+    let keys = service
+        .keys
+        .as_ref()
+        .and_then(|k| std::path::absolute(k.path()).ok())
+        .and_then(|k| k.parent().map(Path::to_owned));
+    if let Some(dir) = &keys {
+        watcher.watch(dir, RecursiveMode::NonRecursive)?;
     }
     std::thread::Builder::new()
         .name("crm-rules-watch".to_owned())
@@ -102,9 +107,10 @@ fn note(
         return;
     }
     for path in &event.paths {
-        if keys.is_some_and(|k| k == path) {
+        if keys.is_some_and(|k| path.parent() == Some(k)) {
             touched.keys = true;
-        } else if path.starts_with(root) && !in_build_output(path, root) {
+        }
+        if path.starts_with(root) && !in_build_output(path, root) {
             touched.orgs = true;
         }
     }
