@@ -452,6 +452,19 @@ fn a_batch_keeps_positions_and_error_objects_line_for_line() {
     assert_eq!(answers[1]["position"], 2);
     assert_eq!(answers[1]["error"]["code"], "invalid_input");
     assert_eq!(answers[2]["error"]["field"], "budget_status");
+    // One record alone, broken or not, reads as the program reads it.
+    for body in ["{\"id\": \n", "  {\"id\": ", "{\"id\": \"x\"}\r\n"] {
+        let served = server.post(
+            &format!("/v1/orgs/strict-co/qualify?now={NOW}"),
+            None,
+            body.as_bytes(),
+        );
+        assert_eq!(
+            served.body,
+            program("strict", "qualify", body, &[]),
+            "{body:?}"
+        );
+    }
     // An array is answered the same, or as one JSON array when asked.
     let array = format!("[{},{}]", lead("A-1"), lead("A-2"));
     let served = server.post(
