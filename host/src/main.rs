@@ -16,7 +16,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = cli::flags::Cli::parse();
-    cli::log::init(cli.org.verbose);
+    cli::log::init(&cli);
     match cli::run(cli) {
         Ok(code) => code,
         Err(e) => {

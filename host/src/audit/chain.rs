@@ -29,6 +29,7 @@ const CHECKPOINT_DOMAIN: &[u8] = b"crm-rules audit checkpoint v1\n";
 
 /// The key that extends and signs audit logs: an ed25519 key, and a MAC key
 /// derived from it.
+#[derive(Clone)]
 pub struct AuditKey {
     signing: SigningKey,
     mac: [u8; 32],

@@ -85,7 +85,9 @@ pub fn run(host: &Host, cli: &Cli) -> anyhow::Result<ExitCode> {
         | Command::Build { .. }
         | Command::Backtest { .. }
         | Command::Calibrate { .. }
-        | Command::Whatif { .. } => {
+        | Command::Whatif { .. }
+        | Command::Serve(_)
+        | Command::Keys(_) => {
             anyhow::bail!("not a decision command")
         }
     };

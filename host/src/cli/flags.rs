@@ -229,6 +229,12 @@ pub enum Command {
         #[arg(long, default_value_t = 10)]
         sample: usize,
     },
+    /// Serve decisions over HTTP: every org folder under --orgs, per-org API keys,
+    /// metrics, OpenAPI, hot reload.
+    Serve(ServeArgs),
+    /// API keys of the service: add (printed once, stored as a hash), list, remove.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Run the fixtures of org folders; exits non-zero when any fails.
     Test {
         /// Org folders, or folders holding org folders.
@@ -343,5 +349,81 @@ pub enum AuditCommand {
         /// Only entries written before this time (RFC 3339).
         #[arg(long)]
         until: Option<DateTime<Utc>>,
+    },
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// The folder of org folders (each with an org.json); folders without one are
+    /// skipped. Changes are picked up while the service runs.
+    #[arg(long, value_name = "DIR")]
+    pub orgs: PathBuf,
+    /// The address to listen on.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// The API keys file (`crm-rules keys add`); without it the service only
+    /// listens on a loopback address, and every route is open.
+    #[arg(long, value_name = "FILE")]
+    pub keys: Option<PathBuf>,
+    /// Append every decision to DIR/ORG.jsonl (hash-chained, synced before the
+    /// answer is sent).
+    #[arg(long, value_name = "DIR")]
+    pub audit_dir: Option<PathBuf>,
+    /// The largest request body of a decision, in bytes (413 above it).
+    #[arg(long, value_name = "BYTES", default_value_t = 16 << 20)]
+    pub max_body_bytes: usize,
+    /// The largest uploaded module, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 64 << 20)]
+    pub max_module_bytes: usize,
+    /// Requests handled at once; more are answered 503 with Retry-After.
+    #[arg(long, value_name = "N", default_value_t = 512)]
+    pub max_in_flight: usize,
+    /// Seconds a request may take, reading its body included.
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    pub deadline: f64,
+    /// Seconds a client may take to send its request headers or body.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    pub read_timeout: f64,
+    /// Seconds in-flight requests get to finish after a shutdown signal.
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    pub shutdown_grace: f64,
+    /// Threads serving HTTP; default: one per core.
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
+    /// Log as JSON lines (with timestamps), for a log collector.
+    #[arg(long)]
+    pub log_json: bool,
+}
+
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// Make a key for some orgs (or an admin key): prints it once, stores its hash.
+    Add {
+        /// The orgs the key reaches (their org ids).
+        #[arg(required_unless_present = "admin")]
+        orgs: Vec<String>,
+        /// The keys file; created when missing.
+        #[arg(long, value_name = "FILE")]
+        keys: PathBuf,
+        /// An admin key: every org, and the management routes.
+        #[arg(long)]
+        admin: bool,
+        /// A note to tell keys apart (who holds it).
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// List the keys (ids, orgs, notes; never the keys themselves).
+    List {
+        /// The keys file.
+        #[arg(long, value_name = "FILE")]
+        keys: PathBuf,
+    },
+    /// Remove a key by its id.
+    Remove {
+        /// The key's id, as `keys list` shows it.
+        id: String,
+        /// The keys file.
+        #[arg(long, value_name = "FILE")]
+        keys: PathBuf,
     },
 }

@@ -6,10 +6,12 @@ mod calibrate;
 mod decide;
 pub mod flags;
 mod history;
+mod keys;
 pub mod log;
 mod module;
 mod org;
 mod scaffold;
+mod serve;
 mod test;
 mod whatif;
 
@@ -52,6 +54,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Build { dir, target, org } => {
             return scaffold::build(dir, target == "wasm32-wasip2", org.as_deref())
         }
+        Command::Keys(command) => return keys::run(command),
         _ => {}
     }
     let host = Host::with_settings(&EngineSettings {
@@ -66,6 +69,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Calibrate { .. } => calibrate::run(&host, &cli),
         Command::Whatif { .. } => whatif::run(&host, &cli),
+        Command::Serve(args) => serve::run(host, args, &cli.org),
         _ => decide::run(&host, &cli),
     }
 }

@@ -18,6 +18,7 @@ pub mod source;
 mod write;
 
 use std::io::{BufRead, Write};
+use std::sync::Arc;
 
 use crm_rules_model as m;
 
@@ -25,7 +26,7 @@ use crate::audit::AuditPolicy;
 use crate::crm::MorePages;
 use crate::decision::{Answer, InputRef};
 use crate::error::Result;
-use crate::registry::{Decided, Host};
+use crate::registry::{Decided, Host, Provenance};
 
 pub use read::{Job, Place, Reading};
 pub use source::{open, Line, LineChunks, Opened, RawRecord, Records};
@@ -56,6 +57,9 @@ pub struct Output {
     pub more: Vec<MorePages>,
     /// What a person should know that is not an error (one page of many).
     pub warnings: Vec<String>,
+    /// Every call into a module that decided records, in input order: which
+    /// version decided and the fuel it used (for a service's metrics and headers).
+    pub calls: Vec<Arc<Provenance>>,
 }
 
 impl Output {
@@ -67,6 +71,7 @@ impl Output {
         self.audit.extend(other.audit);
         self.more.extend(other.more);
         self.warnings.extend(other.warnings);
+        self.calls.extend(other.calls);
     }
 }
 
@@ -146,6 +151,16 @@ impl<'a> Pipeline<'a> {
             }
         }
         let mut output = Output::default();
+        for decided in answers.iter().flatten().flatten() {
+            // Records of one call share its provenance.
+            if !output
+                .calls
+                .last()
+                .is_some_and(|last| Arc::ptr_eq(last, &decided.by))
+            {
+                output.calls.push(decided.by.clone());
+            }
+        }
         let mut notices = more.iter().peekable();
         for (job, answer) in jobs.iter().zip(answers) {
             while let Some(notice) = notices.next_if(|n| n.after < job.position) {

@@ -1,0 +1,137 @@
+//! Who is calling: the request's `Authorization: Bearer` key looked up in the keys
+//! file. Without a key a request is refused with 401; a key that does not reach
+//! the org asked for gets 403, whether or not that org exists, so a key cannot be
+//! used to learn which orgs are served. Without `--keys` (loopback only) every
+//! caller is let in.
+
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+use axum::http::{header, HeaderMap, StatusCode};
+
+use super::error::ApiError;
+use super::keys::{Grant, KeyFile, KeyRing};
+
+/// The keys file and the keys it held when last read.
+pub struct KeyStore {
+    path: PathBuf,
+    ring: RwLock<Arc<KeyRing>>,
+}
+
+impl KeyStore {
+    /// Reads the keys file; it must exist.
+    pub fn open(path: PathBuf) -> anyhow::Result<KeyStore> {
+        let ring = KeyRing::of(&KeyFile::read(&path, false)?);
+        if ring.len() == 0 {
+            tracing::warn!(
+                "{} holds no keys: every request will be refused (crm-rules keys add)",
+                path.display()
+            );
+        }
+        Ok(KeyStore {
+            path,
+            ring: RwLock::new(Arc::new(ring)),
+        })
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
+    /// Reads the file again; a file that cannot be read leaves the keys as they
+    /// were.
+    pub fn reload(&self) {
+        match KeyFile::read(&self.path, false) {
+            Ok(file) => {
+                let ring = KeyRing::of(&file);
+                tracing::info!("{}: {} keys", self.path.display(), ring.len());
+                if let Ok(mut current) = self.ring.write() {
+                    *current = Arc::new(ring);
+                }
+            }
+            Err(e) => tracing::warn!("keys not reloaded, the previous ones stay: {e:#}"),
+        }
+    }
+
+    fn ring(&self) -> Arc<KeyRing> {
+        match self.ring.read() {
+            Ok(ring) => ring.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+}
+
+/// What the caller may reach.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    /// No keys are configured: everything.
+    Open,
+    /// An admin key: every org and the management routes.
+    Admin,
+    /// A key of some orgs.
+    Orgs(Arc<[String]>),
+}
+
+fn unauthorized(message: &str) -> ApiError {
+    let mut error = ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message);
+    error.challenge = true;
+    error
+}
+
+impl Caller {
+    /// The caller of a request.
+    pub fn of(keys: Option<&KeyStore>, headers: &HeaderMap) -> Result<Caller, ApiError> {
+        let Some(keys) = keys else {
+            return Ok(Caller::Open);
+        };
+        let value = headers
+            .get(header::AUTHORIZATION)
+            .ok_or_else(|| unauthorized("send the org's API key as `Authorization: Bearer KEY`"))?;
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| {
+                let (scheme, token) = v.trim().split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then_some(token)
+            })
+            .ok_or_else(|| unauthorized("the Authorization header is not `Bearer KEY`"))?;
+        match keys.ring().grant(token) {
+            Some((_, Grant::Admin)) => Ok(Caller::Admin),
+            Some((_, Grant::Orgs(orgs))) => Ok(Caller::Orgs(orgs.clone())),
+            None => Err(unauthorized("the API key is not valid here")),
+        }
+    }
+
+    /// Whether the caller may ask this org's decisions.
+    pub fn reaches(&self, org: &str) -> bool {
+        match self {
+            Caller::Open | Caller::Admin => true,
+            Caller::Orgs(orgs) => orgs.iter().any(|o| o == org),
+        }
+    }
+
+    /// Refuses with 403 when the caller may not ask this org's decisions.
+    pub fn check_org(&self, org: &str) -> Result<(), ApiError> {
+        if self.reaches(org) {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!("this API key does not reach org `{org}`"),
+            ))
+        }
+    }
+
+    /// Refuses with 403 unless the caller may manage the service.
+    pub fn check_admin(&self) -> Result<(), ApiError> {
+        match self {
+            Caller::Open | Caller::Admin => Ok(()),
+            Caller::Orgs(_) => Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "the management routes need an admin key (crm-rules keys add --admin)",
+            )),
+        }
+    }
+}

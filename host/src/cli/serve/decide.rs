@@ -1,0 +1,679 @@
+//! The decision routes: `POST /v1/orgs/{org}/qualify|convert|transition|forecast`
+//! and `GET /v1/orgs/{org}/stages|module`.
+//!
+//! A body is what the program reads from a file (one record, a JSON array, JSON
+//! lines; canonical or a CRM's own format) and the answer is what the program
+//! prints: one line per record, in input order, through the same pipeline, with
+//! the same error objects and positions. Each line also names the version that
+//! decided it (`by`).
+//!
+//! The status says how the request went as a whole: a body of one record answers
+//! with that record's fate (400 unreadable, 422 refused or stopped, 503 when its
+//! module ran out of time); a batch answers 200 with an error line per failed
+//! record, and `crm-rules-failed` counts them.
+
+use std::collections::HashSet;
+use std::io::Cursor;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, SubsecRound as _, Utc};
+use crm_rules::crm::Format;
+use crm_rules::decision::Kind;
+use crm_rules::model::Context;
+use crm_rules::pipeline::{self, Emit, Opened, Output, Pipeline, Reading, Records};
+use crm_rules::Host;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use super::error::{ApiError, ErrorBody};
+use super::lanes::{Behaviour, Lane};
+use super::openapi::DecisionLine;
+use super::orgs::ServedOrg;
+use super::service::Service;
+
+/// The input's name in the service's log messages.
+const SOURCE_NAME: &str = "request";
+
+/// Below this many records a batch is decided on one thread: splitting it would
+/// cost more than it saves.
+const PARALLEL_RECORDS: usize = 64;
+
+/// What each answer line holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EmitParam {
+    /// The decision.
+    #[default]
+    Decision,
+    /// The native CRM requests that apply the decision.
+    Native,
+    /// Both.
+    Both,
+}
+
+/// How to read the records and what to answer.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct DecideQuery {
+    /// The records' CRM format (`canonical`, `dataverse`, `salesforce`,
+    /// `hubspot`); default: detected per record.
+    format: Option<String>,
+    /// What each line holds.
+    #[param(inline)]
+    emit: Option<EmitParam>,
+    /// With native actions: group each record's requests into atomic sends.
+    #[serde(default)]
+    bundle: bool,
+    /// One indented JSON document per record.
+    #[serde(default)]
+    pretty: bool,
+    /// The decision time (RFC 3339); default: the time of the request, to the
+    /// second.
+    #[param(value_type = Option<String>, format = DateTime)]
+    now: Option<DateTime<Utc>>,
+    /// The acting user.
+    user: Option<String>,
+    /// The acting team.
+    team: Option<String>,
+    /// Transitions: the stage to move to, for records that do not say.
+    to: Option<String>,
+}
+
+/// The request's reading and writing, checked.
+struct Params {
+    format: Option<Format>,
+    emit: Emit,
+    to: Option<String>,
+}
+
+impl Params {
+    fn of(query: DecideQuery) -> Result<(Params, Context), ApiError> {
+        let format = query
+            .format
+            .as_deref()
+            .map(str::parse::<Format>)
+            .transpose()
+            .map_err(ApiError::bad_input)?;
+        let emit = query.emit.unwrap_or_default();
+        let params = Params {
+            format,
+            emit: Emit {
+                decision: emit != EmitParam::Native,
+                native: emit != EmitParam::Decision,
+                provenance: true,
+                bundle: query.bundle,
+                pretty: query.pretty,
+            },
+            to: query.to,
+        };
+        let ctx = Context {
+            org_id: String::new(),
+            now: query.now.unwrap_or_else(|| Utc::now().trunc_subsecs(0)),
+            user: query.user,
+            team: query.team,
+        };
+        Ok((params, ctx))
+    }
+}
+
+/// One request's records, ready to be decided on any thread.
+struct Job {
+    host: Arc<Host>,
+    org: Arc<ServedOrg>,
+    kind: Kind,
+    ctx: Context,
+    params: Params,
+    body: Bytes,
+    keep_custom: Arc<HashSet<String>>,
+    audit: bool,
+}
+
+/// What deciding a body gave.
+struct Ran {
+    output: Output,
+    /// The body was one record (not an array, not several lines).
+    single: bool,
+    /// That one record is not JSON.
+    unreadable: bool,
+}
+
+impl Job {
+    /// Reads and decides the body on this thread, splitting a large batch over
+    /// `threads` threads.
+    fn run(&self, threads: usize) -> Result<Ran, ApiError> {
+        let pipeline = Pipeline {
+            decider: &*self.host,
+            ctx: &self.ctx,
+            reading: Reading {
+                kind: self.kind,
+                format: self.params.format,
+                vocabularies: &self.org.vocabularies,
+                to: self.params.to.as_deref(),
+                keep_custom: Some(&self.keep_custom),
+                today: self.ctx.now.date_naive(),
+            },
+            emit: self.params.emit,
+            audit: self.audit.then_some(&self.org.audit),
+            source_name: SOURCE_NAME,
+        };
+        // A body of one line (the usual single record) is that one line, as the
+        // program reads it; this skips looking at the line twice.
+        if let Some(line) = one_line(&self.body) {
+            let lines = [pipeline::Line {
+                number: 1,
+                text: Ok(line.to_owned()),
+            }];
+            let records = Records::of_lines(&lines, 1);
+            return Ok(decide(&pipeline, &records, true, 1));
+        }
+        // Read as the program reads a file: JSON lines when the first line is a
+        // whole object, else the body whole.
+        let opened = pipeline::open(
+            Cursor::new(&self.body[..]),
+            pipeline::source::DEFAULT_MAX_RECORD_BYTES,
+        )
+        .map_err(|e| ApiError::bad_input(e.to_string()))?;
+        let splittable = self.kind != Kind::Forecast && threads > 1;
+        match opened {
+            Opened::Lines(mut chunks) => {
+                let lines = chunks
+                    .next_chunk(usize::MAX)
+                    .map_err(|e| ApiError::bad_input(e.to_string()))?;
+                if splittable && lines.len() >= PARALLEL_RECORDS {
+                    let output = pipeline.run_lines(&lines, 1, threads);
+                    return Ok(Ran {
+                        output,
+                        single: false,
+                        unreadable: false,
+                    });
+                }
+                let records = Records::of_lines(&lines, 1);
+                Ok(decide(&pipeline, &records, lines.len() == 1, 1))
+            }
+            Opened::Whole(text) => {
+                let records = Records::of_text(&text).map_err(ApiError::bad_input)?;
+                let array = text.trim_start().starts_with('[');
+                let threads = if splittable { threads } else { 1 };
+                Ok(decide(&pipeline, &records, !array, threads))
+            }
+        }
+    }
+}
+
+/// The body's text when it is one object on one line (its line end aside; as
+/// the program splits lines, so messages point at the same columns), under the
+/// program's limit of a record.
+fn one_line(body: &[u8]) -> Option<&str> {
+    let text = std::str::from_utf8(body).ok()?;
+    let text = text
+        .strip_suffix('\n')
+        .map_or(text, |t| t.strip_suffix('\r').unwrap_or(t));
+    let one = text.trim_start().starts_with('{')
+        && !text.contains('\n')
+        && text.len() <= pipeline::source::DEFAULT_MAX_RECORD_BYTES;
+    one.then_some(text)
+}
+
+fn decide(pipeline: &Pipeline<'_>, records: &Records<'_>, one_value: bool, threads: usize) -> Ran {
+    let single = one_value && records.records.len() == 1;
+    let unreadable = single && records.records[0].value.is_err();
+    let output = if threads > 1 && records.records.len() >= PARALLEL_RECORDS {
+        run_split(pipeline, records, threads)
+    } else {
+        pipeline.run(records)
+    };
+    Ran {
+        output,
+        single,
+        unreadable,
+    }
+}
+
+/// Decides the records of a body read whole (an array) on several threads, each
+/// taking a run of consecutive records; the output keeps input order.
+fn run_split(pipeline: &Pipeline<'_>, records: &Records<'_>, threads: usize) -> Output {
+    let part = records.records.len().div_ceil(threads);
+    let parts: Vec<Records<'_>> = records
+        .records
+        .chunks(part)
+        .map(|chunk| {
+            let (first, last) = (chunk[0].position, chunk[chunk.len() - 1].position);
+            Records {
+                records: chunk
+                    .iter()
+                    .map(|r| pipeline::RawRecord {
+                        position: r.position,
+                        value: r.value.clone(),
+                        object: r.object.clone(),
+                        at: r.at.clone(),
+                        context: r.context.clone(),
+                    })
+                    .collect(),
+                more: records
+                    .more
+                    .iter()
+                    .filter(|m| m.after >= first && m.after <= last)
+                    .cloned()
+                    .collect(),
+            }
+        })
+        .collect();
+    let outputs: Vec<Output> = std::thread::scope(|scope| {
+        let handles: Vec<_> = parts
+            .iter()
+            .map(|part| scope.spawn(move || pipeline.run(part)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    let mut output = Output::default();
+    for part in outputs {
+        output.text.extend_from_slice(&part.text);
+        output.decided += part.decided;
+        output.failed += part.failed;
+        output.messages.extend(part.messages);
+        output.audit.extend(part.audit);
+        output.more.extend(part.more);
+        output.warnings.extend(part.warnings);
+        output.calls.extend(part.calls);
+    }
+    output
+}
+
+/// The error of a failed line, as far as the status and the metrics need it.
+#[derive(Deserialize)]
+struct FailedLine {
+    error: Option<LineError>,
+}
+
+#[derive(Deserialize)]
+struct LineError {
+    code: Option<String>,
+    kind: Option<String>,
+}
+
+/// The code (and for a stopped module, the kind) of every error line.
+fn errors_of(text: &[u8]) -> Vec<(String, Option<String>)> {
+    serde_json::Deserializer::from_slice(text)
+        .into_iter::<FailedLine>()
+        .filter_map(Result::ok)
+        .filter_map(|line| line.error)
+        .map(|e| match e.code {
+            Some(code) => (code, e.kind),
+            // A decision whose native actions could not be made.
+            None => (e.kind.unwrap_or_else(|| "native".to_owned()), None),
+        })
+        .collect()
+}
+
+fn ran_away(kind: Option<&str>) -> bool {
+    matches!(kind, Some("out_of_fuel" | "timeout" | "memory_limit"))
+}
+
+/// The status of a body of one record that failed, by its error.
+fn single_status(
+    unreadable: bool,
+    errors: &[(String, Option<String>)],
+) -> (StatusCode, Option<u32>) {
+    if unreadable {
+        return (StatusCode::BAD_REQUEST, None);
+    }
+    match errors.first() {
+        Some((code, Some(kind))) if code == "module_stopped" && kind == "timeout" => {
+            (StatusCode::SERVICE_UNAVAILABLE, Some(1))
+        }
+        Some((code, _)) if code == "host" => (StatusCode::INTERNAL_SERVER_ERROR, None),
+        _ => (StatusCode::UNPROCESSABLE_ENTITY, None),
+    }
+}
+
+/// The lines as one JSON array, for a client that asked for `application/json`.
+fn as_array(text: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len() + 2);
+    out.push(b'[');
+    let values =
+        serde_json::Deserializer::from_slice(text).into_iter::<&serde_json::value::RawValue>();
+    for (i, value) in values.filter_map(Result::ok).enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(value.get().as_bytes());
+    }
+    out.extend_from_slice(b"]\n");
+    out
+}
+
+fn wants_array(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/json") && !v.contains("ndjson"))
+}
+
+/// Decides a request's body for an org.
+async fn decide_request(
+    service: Arc<Service>,
+    kind: Kind,
+    org: String,
+    query: Result<Query<DecideQuery>, QueryRejection>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let caller = service.caller(&headers)?;
+    let served = service.org(&caller, &org)?;
+    let Query(query) = query.map_err(|e| ApiError::bad_input(e.body_text()))?;
+    let (params, mut ctx) = Params::of(query)?;
+    ctx.org_id = org;
+    let body = service
+        .body(&headers, body, service.settings.max_body_bytes)
+        .await?;
+    let facts = service
+        .host
+        .facts(&served.id)
+        .map_err(|e| ApiError::from_host(&e))?;
+    let job = Job {
+        host: service.host.clone(),
+        org: served.clone(),
+        kind,
+        ctx: ctx.clone(),
+        params,
+        keep_custom: served.keep_custom(facts),
+        audit: service.audit.is_some(),
+        body,
+    };
+    let lane = service.lanes.lane(&served.conduct, job.body.len());
+    let ran = match lane {
+        Lane::Inline => job.run(1),
+        lane => {
+            let threads = service.settings.batch_threads;
+            service
+                .lanes
+                .off_task(lane, &served.conduct, move || job.run(threads))
+                .await?
+        }
+    }?;
+    let mut output = ran.output;
+    let errors = if output.failed > 0 {
+        errors_of(&output.text)
+    } else {
+        Vec::new()
+    };
+    let fuel: u64 = output.calls.iter().map(|c| c.fuel_used).sum();
+    served.conduct.observe(
+        &served.id,
+        &service.lanes.clock,
+        &Behaviour {
+            fuel,
+            records: output.decided + output.failed,
+            ran_away: errors.iter().any(|(_, kind)| ran_away(kind.as_deref())),
+        },
+    );
+    if let Some(writer) = &service.audit {
+        if !output.audit.is_empty() {
+            let items = std::mem::take(&mut output.audit);
+            writer.write(kind, ctx, served.audit.clone(), items).await?;
+        }
+    }
+    served.meters.record(
+        kind,
+        output.decided,
+        output.failed,
+        started.elapsed().as_secs_f64(),
+        fuel,
+    );
+    for (code, _) in &errors {
+        service.metrics.error(&served.id, kind, code);
+    }
+    for message in &output.messages {
+        tracing::debug!("org `{}`: {message}", served.id);
+    }
+    let (status, retry_after) = if ran.single && output.failed > 0 {
+        single_status(ran.unreadable, &errors)
+    } else {
+        (StatusCode::OK, None)
+    };
+    let (content_type, text) = if ran.single {
+        ("application/json", output.text)
+    } else if wants_array(&headers) {
+        ("application/json", as_array(&output.text))
+    } else {
+        ("application/x-ndjson", output.text)
+    };
+    let mut response = (status, text).into_response();
+    let answer = response.headers_mut();
+    answer.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    answer.insert("crm-rules-decided", HeaderValue::from(output.decided));
+    answer.insert("crm-rules-failed", HeaderValue::from(output.failed));
+    let mut versions: Vec<&str> = Vec::new();
+    for call in &output.calls {
+        if !versions.contains(&call.version.as_str()) {
+            versions.push(&call.version);
+        }
+    }
+    if let Ok(value) = HeaderValue::from_str(&versions.join(", ")) {
+        if !versions.is_empty() {
+            answer.insert("crm-rules-version", value);
+        }
+    }
+    if let Some(secs) = retry_after {
+        answer.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    Ok(response)
+}
+
+/// A decision handler's answer: the lines, or the refusal.
+fn respond(result: Result<Response, ApiError>) -> Response {
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+macro_rules! decision_route {
+    ($name:ident, $kind:expr, $path:literal, $summary:literal, $input:literal) => {
+        #[doc = $summary]
+        #[utoipa::path(
+            post,
+            path = $path,
+            tag = "decisions",
+            summary = $summary,
+            description = concat!(
+                "Input: ", $input, ". The body is one record (a JSON object), a JSON array of records, \
+                 or JSON lines, in the canonical format or a CRM's own (Dataverse, Salesforce, HubSpot; \
+                 detected per record, or `?format=`). The answer has one line per record, in input \
+                 order: `application/json` for a body of one record, JSON lines otherwise (a JSON array \
+                 with `Accept: application/json`). A batch answers 200 with an error line per failed \
+                 record (`crm-rules-failed` counts them); a body of one record answers with that \
+                 record's status."),
+            params(
+                ("org" = String, Path, description = "The org id (its org.json `org_id`)."),
+                DecideQuery
+            ),
+            request_body(
+                description = "One record, an array of records, or JSON lines.",
+                content(
+                    (serde_json::Value = "application/json"),
+                    (String = "application/x-ndjson")
+                )
+            ),
+            responses(
+                (status = 200, description = "Every record answered: decided, or an error line of its own (batches).",
+                 content(
+                    (DecisionLine = "application/json"),
+                    (String = "application/x-ndjson")
+                 ),
+                 headers(
+                    ("crm-rules-version" = String, description = "The module version(s) that decided."),
+                    ("crm-rules-decided" = u64, description = "Records decided."),
+                    ("crm-rules-failed" = u64, description = "Records answered with an error line.")
+                 )),
+                (status = 400, description = "The body is not JSON records (or one record that is not JSON).", body = ErrorBody),
+                (status = 401, description = "No valid API key.", body = ErrorBody),
+                (status = 403, description = "The key does not reach this org.", body = ErrorBody),
+                (status = 404, description = "No such org is served.", body = ErrorBody),
+                (status = 408, description = "The body arrived too slowly.", body = ErrorBody),
+                (status = 413, description = "The body is over the size limit.", body = ErrorBody),
+                (status = 422, description = "The one record was refused by the rules, could not be read as a record, or stopped its module; the line says why.", body = DecisionLine),
+                (status = 503, description = "The service (or this org) is full, or the deadline passed; retry after `Retry-After` seconds.", body = ErrorBody)
+            ),
+            security(("api_key" = []))
+        )]
+        pub async fn $name(
+            State(service): State<Arc<Service>>,
+            Path(org): Path<String>,
+            query: Result<Query<DecideQuery>, QueryRejection>,
+            headers: HeaderMap,
+            body: Body,
+        ) -> Response {
+            respond(decide_request(service, $kind, org, query, headers, body).await)
+        }
+    };
+}
+
+decision_route!(
+    qualify,
+    Kind::Qualify,
+    "/v1/orgs/{org}/qualify",
+    "Qualify leads",
+    "leads"
+);
+decision_route!(
+    convert,
+    Kind::Convert,
+    "/v1/orgs/{org}/convert",
+    "Plan lead conversions",
+    "records of `{\"lead\": ..., \"candidates\": [...]}`"
+);
+decision_route!(
+    transition,
+    Kind::Transition,
+    "/v1/orgs/{org}/transition",
+    "Check stage moves",
+    "records of `{\"opportunity\": ..., \"to\": \"Propose\"}`, or native opportunities with `?to=`"
+);
+decision_route!(
+    forecast,
+    Kind::Forecast,
+    "/v1/orgs/{org}/forecast",
+    "Forecast opportunities",
+    "opportunities with their activities"
+);
+
+/// Whether to indent a JSON answer.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PrettyQuery {
+    /// Indent the JSON.
+    #[serde(default)]
+    pretty: bool,
+}
+
+fn json_answer(value: &impl serde::Serialize, pretty: bool) -> Response {
+    let text = if pretty {
+        serde_json::to_vec_pretty(value)
+    } else {
+        serde_json::to_vec(value)
+    };
+    match text {
+        Ok(mut text) => {
+            text.push(b'\n');
+            ([(header::CONTENT_TYPE, "application/json")], text).into_response()
+        }
+        Err(e) => {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "host", e.to_string()).into_response()
+        }
+    }
+}
+
+/// The org's stages and their steps
+#[utoipa::path(
+    get,
+    path = "/v1/orgs/{org}/stages",
+    tag = "decisions",
+    params(("org" = String, Path, description = "The org id."), PrettyQuery),
+    responses(
+        (status = 200, description = "The stages, in order, as the active module declares them (what `crm-rules stages` prints).", body = Vec<Object>),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)
+    ),
+    security(("api_key" = []))
+)]
+pub async fn stages(
+    State(service): State<Arc<Service>>,
+    Path(org): Path<String>,
+    query: Result<Query<PrettyQuery>, QueryRejection>,
+    headers: HeaderMap,
+) -> Response {
+    respond((|| {
+        let caller = service.caller(&headers)?;
+        let served = service.org(&caller, &org)?;
+        let Query(query) = query.map_err(|e| ApiError::bad_input(e.body_text()))?;
+        let stages = service
+            .host
+            .stages(&served.id)
+            .map_err(|e| ApiError::from_host(&e))?;
+        Ok(json_answer(&stages, query.pretty))
+    })())
+}
+
+/// The org's active module
+#[utoipa::path(
+    get,
+    path = "/v1/orgs/{org}/module",
+    tag = "decisions",
+    params(("org" = String, Path, description = "The org id."), PrettyQuery),
+    responses(
+        (status = 200, description = "The active module: hash, version, contract, what it reads (what `crm-rules info` prints).", body = super::openapi::ModuleDoc),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)
+    ),
+    security(("api_key" = []))
+)]
+pub async fn module(
+    State(service): State<Arc<Service>>,
+    Path(org): Path<String>,
+    query: Result<Query<PrettyQuery>, QueryRejection>,
+    headers: HeaderMap,
+) -> Response {
+    respond((|| {
+        let caller = service.caller(&headers)?;
+        let served = service.org(&caller, &org)?;
+        let Query(query) = query.map_err(|e| ApiError::bad_input(e.body_text()))?;
+        let module = service
+            .host
+            .module(&served.id)
+            .map_err(|e| ApiError::from_host(&e))?;
+        Ok(json_answer(&module, query.pretty))
+    })())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_lines_give_their_codes_and_kinds() {
+        let text = b"{\"position\":1,\"decision\":{\"outcome\":\"qualified\"}}\n\
+            {\"position\":2,\"error\":{\"code\":\"module_stopped\",\"kind\":\"timeout\",\"message\":\"m\"}}\n\
+            {\"position\":3,\"error\":{\"kind\":\"native\",\"message\":\"m\"}}\n";
+        assert_eq!(
+            errors_of(text),
+            vec![
+                ("module_stopped".to_owned(), Some("timeout".to_owned())),
+                ("native".to_owned(), None)
+            ]
+        );
+    }
+
+    #[test]
+    fn lines_become_one_array_even_when_pretty() {
+        let text = b"{\"a\": 1}\n{\n  \"b\": [1, 2]\n}\n";
+        let array: serde_json::Value = serde_json::from_slice(&as_array(text)).unwrap();
+        assert_eq!(array, serde_json::json!([{"a": 1}, {"b": [1, 2]}]));
+    }
+}

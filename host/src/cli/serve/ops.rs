@@ -1,0 +1,95 @@
+//! The routes for whoever runs the service, without a key: liveness, readiness,
+//! Prometheus metrics and the OpenAPI document. They say nothing about an org's
+//! records; which folders failed and why is for an admin key (`GET /v1/orgs`).
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::service::Service;
+
+/// Whether the service takes traffic.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Readiness {
+    /// Every org folder found is loaded.
+    pub ready: bool,
+    /// Org folders serving a version.
+    pub loaded: usize,
+    /// Org folders that failed to load (and serve nothing, or an older version).
+    pub failed: usize,
+}
+
+/// Liveness
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    responses((status = 200, description = "The process answers."))
+)]
+pub async fn healthz() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        "{\"status\":\"ok\"}\n",
+    )
+        .into_response()
+}
+
+/// Readiness
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Every org folder is loaded.", body = Readiness),
+        (status = 503, description = "Still loading, or a folder failed to load.", body = Readiness)
+    )
+)]
+pub async fn readyz(State(service): State<Arc<Service>>) -> Response {
+    let statuses = service.orgs.statuses();
+    let failed = statuses.iter().filter(|s| s.error.is_some()).count();
+    let loaded = statuses.iter().filter(|s| s.version.is_some()).count();
+    let ready = service.orgs.ready();
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(Readiness {
+            ready,
+            loaded,
+            failed,
+        }),
+    )
+        .into_response()
+}
+
+/// Prometheus metrics
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses((status = 200, description = "Decisions by org, kind and outcome; errors by code; request latency; fuel used; each org's active version; warm instances; refusals.", content_type = "application/openmetrics-text"))
+)]
+pub async fn metrics(State(service): State<Arc<Service>>) -> Response {
+    let text = service.metrics.render(&service.host);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
+}
+
+/// The OpenAPI document, made once.
+pub async fn openapi(State(document): State<axum::body::Bytes>) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], document).into_response()
+}

@@ -1,0 +1,127 @@
+//! Picks up changes on disk while the service runs: an org folder's files (its
+//! org.json, policy, module or signature) and the keys file. `notify` reports the
+//! changes (inotify on Linux, FSEvents on macOS, ...); a burst of them (an editor
+//! saving, a deployment copying a folder) is waited out until the folder has been
+//! quiet for a moment, then the orgs folder is looked at again: new and changed
+//! folders load, each swapped in atomically, and removed ones stop serving.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use notify::{EventKind, RecursiveMode, Watcher as _};
+
+use super::service::Service;
+
+/// How long a folder must be quiet before it is loaded again.
+const QUIET: Duration = Duration::from_millis(300);
+
+/// The running watcher; dropping it stops watching.
+pub struct Watching {
+    _watcher: notify::RecommendedWatcher,
+}
+
+/// What a batch of changes touched.
+#[derive(Default)]
+struct Touched {
+    orgs: bool,
+    keys: bool,
+}
+
+/// Starts watching the orgs folder (and the keys file's folder).
+pub fn start(service: Arc<Service>) -> anyhow::Result<Watching> {
+    let (send, receive) = mpsc::channel();
+    let mut watcher = notify::recommended_watcher(move |event| {
+        let _ = send.send(event);
+    })?;
+    // Absolute, so the paths of events compare with it whatever the working folder.
+    let root = absolute(service.orgs.root());
+    watcher.watch(&root, RecursiveMode::Recursive)?;
+    // The keys file's folder, as named (not through symbolic links): a secret
+    // mounted by an orchestrator is replaced by swapping a link in that folder,
+    // so any change in it reloads the keys.
+    let keys = service
+        .keys
+        .as_ref()
+        .and_then(|k| std::path::absolute(k.path()).ok())
+        .and_then(|k| k.parent().map(Path::to_owned));
+    if let Some(dir) = &keys {
+        watcher.watch(dir, RecursiveMode::NonRecursive)?;
+    }
+    std::thread::Builder::new()
+        .name("crm-rules-watch".to_owned())
+        .spawn({
+            let root = root.clone();
+            move || loop {
+                let Ok(first) = receive.recv() else {
+                    return;
+                };
+                let mut touched = Touched::default();
+                note(&mut touched, first, &root, keys.as_deref());
+                // Wait for the burst to end.
+                loop {
+                    match receive.recv_timeout(QUIET) {
+                        Ok(event) => note(&mut touched, event, &root, keys.as_deref()),
+                        Err(mpsc::RecvTimeoutError::Timeout) => break,
+                        Err(mpsc::RecvTimeoutError::Disconnected) => return,
+                    }
+                }
+                if touched.keys {
+                    if let Some(store) = &service.keys {
+                        store.reload();
+                    }
+                }
+                if touched.orgs {
+                    service.orgs.sync(&service.host, &service.metrics);
+                }
+            }
+        })?;
+    tracing::info!("watching {} for changes", root.display());
+    Ok(Watching { _watcher: watcher })
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path)
+        .or_else(|_| std::path::absolute(path))
+        .unwrap_or_else(|_| path.to_owned())
+}
+
+fn note(
+    touched: &mut Touched,
+    event: notify::Result<notify::Event>,
+    root: &Path,
+    keys: Option<&Path>,
+) {
+    let event = match event {
+        Ok(event) => event,
+        Err(e) => {
+            // Events may have been lost (a full queue): look at everything again.
+            tracing::warn!("file watching: {e}");
+            touched.orgs = true;
+            touched.keys = keys.is_some();
+            return;
+        }
+    };
+    if matches!(event.kind, EventKind::Access(_)) {
+        return;
+    }
+    for path in &event.paths {
+        if keys.is_some_and(|k| path.parent() == Some(k)) {
+            touched.keys = true;
+        }
+        if path.starts_with(root) && !in_build_output(path, root) {
+            touched.orgs = true;
+        }
+    }
+}
+
+/// Build output and sources of module crates under the orgs folder change often
+/// and are never an org's files.
+fn in_build_output(path: &Path, root: &Path) -> bool {
+    path.strip_prefix(root).is_ok_and(|relative| {
+        relative
+            .components()
+            .any(|c| c.as_os_str() == "target" || c.as_os_str() == "src")
+    })
+}
