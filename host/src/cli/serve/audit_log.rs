@@ -159,7 +159,8 @@ fn append(
     let org = &batch.ctx.org_id;
     if !logs.contains_key(org) {
         let path = log_path(dir, org);
-        let log = AuditLog::open(&path, key.clone()).map_err(|e| format!("{}: {e}", path.display()))?;
+        let log =
+            AuditLog::open(&path, key.clone()).map_err(|e| format!("{}: {e}", path.display()))?;
         logs.insert(org.clone(), log);
     }
     let Some(log) = logs.get_mut(org) else {
