@@ -382,6 +382,49 @@ fn swapping_versions_under_load_fails_no_call() {
 }
 
 #[test]
+fn past_the_warm_budget_the_least_recent_orgs_give_up_their_instances_and_still_answer() {
+    let host = Host::with_settings(&EngineSettings {
+        max_warm_instances: 3,
+        ..EngineSettings::default()
+    })
+    .expect("host");
+    let orgs: Vec<String> = (0..8).map(|i| format!("org-{i}")).collect();
+    for org in &orgs {
+        host.load(org, HOSTILE, &policy("strict"), hostile_limits())
+            .expect("org");
+        assert!(host.idle_instances() <= 3, "{}", host.idle_instances());
+    }
+    let warm: usize = orgs
+        .iter()
+        .map(|org| host.warm_instances(org).expect("loaded"))
+        .sum();
+    assert_eq!(warm, 3, "the budget is full, no more");
+    // The most recent orgs kept theirs; the first ones gave them up.
+    assert_eq!(host.warm_instances("org-7").expect("loaded"), 1);
+    assert_eq!(host.warm_instances("org-0").expect("loaded"), 0);
+    // An org that gave its instance up answers from a fresh one (its counter
+    // starts again), and is then the most recent.
+    assert_eq!(
+        rule_message(host.qualify(&ctx("org-0"), &lead("calls"))),
+        "calls: 1"
+    );
+    assert_eq!(host.warm_instances("org-0").expect("loaded"), 1);
+    assert_eq!(
+        rule_message(host.qualify(&ctx("org-0"), &lead("calls"))),
+        "calls: 2"
+    );
+    for org in &orgs {
+        let decided = host.qualify(&ctx(org), &lead("ordinary")).expect("decided");
+        assert!(decided.score > 0, "{org}");
+    }
+    assert!(host.idle_instances() <= 3);
+    for org in &orgs {
+        host.unload(org).expect("unloaded");
+    }
+    assert_eq!(host.idle_instances(), 0, "unloaded orgs keep nothing");
+}
+
+#[test]
 fn a_restart_loads_from_the_cache_and_a_corrupt_entry_is_rebuilt() {
     let dir = tempfile::tempdir().expect("tmp");
     let settings = EngineSettings {

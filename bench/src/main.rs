@@ -364,10 +364,16 @@ fn batch(figures: &mut Vec<Figure>) {
 
 fn cold(figures: &mut Vec<Figure>) {
     println!("\n## Cold start: the reference module with the strict policy");
-    let dir = std::env::temp_dir().join(format!("crm-rules-bench-cache-{}", std::process::id()));
+    // The host refuses a cache or key others can write (the temporary folder is
+    // world-writable): both go into a private folder of their own.
+    let private = std::env::temp_dir().join(format!("crm-rules-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&private).expect("bench folder");
+    std::fs::set_permissions(&private, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .expect("private bench folder");
+    let dir = private.join("cache");
     let cached = EngineSettings {
         cache_dir: Some(dir.clone()),
-        cache_key: Some(dir.with_extension("key")),
+        cache_key: Some(private.join("cache.key")),
         ..EngineSettings::default()
     };
     let load = |settings: &EngineSettings| {
@@ -406,8 +412,7 @@ fn cold(figures: &mut Vec<Figure>) {
         native: None,
         zen: None,
     });
-    let _ = std::fs::remove_dir_all(&dir);
-    let _ = std::fs::remove_file(dir.with_extension("key"));
+    let _ = std::fs::remove_dir_all(&private);
 }
 
 fn rss_kib() -> u64 {

@@ -85,6 +85,11 @@ pub struct EngineSettings {
     pub pooling: bool,
     /// How many component instances may be alive at once (pooling only).
     pub max_instances: u32,
+    /// How many idle, initialised instances all orgs together keep between calls;
+    /// past it, the least recently used org gives one up (its next call starts a
+    /// fresh instance). Keep it below `max_instances`, which also bounds the
+    /// instances of calls in flight.
+    pub max_warm_instances: u32,
     /// Upper bound of any org's memory limit: an org asking for more is refused
     /// when it loads. The pooling allocator sizes every memory slot to it.
     pub max_memory_bytes: usize,
@@ -97,11 +102,26 @@ pub struct EngineSettings {
     pub cache_key: Option<std::path::PathBuf>,
 }
 
+impl EngineSettings {
+    /// The warm-instance budget: `max_warm_instances`, and with pooling at most
+    /// three quarters of the pool, so calls in flight always find a slot.
+    pub(crate) fn warm_instances(&self) -> usize {
+        let cap = if self.pooling {
+            self.max_warm_instances
+                .min(self.max_instances.saturating_mul(3) / 4)
+        } else {
+            self.max_warm_instances
+        };
+        cap.max(1) as usize
+    }
+}
+
 impl Default for EngineSettings {
     fn default() -> Self {
         EngineSettings {
             pooling: true,
             max_instances: 1000,
+            max_warm_instances: 750,
             max_memory_bytes: 64 << 20,
             cache_dir: None,
             cache_key: None,

@@ -17,6 +17,7 @@
 
 mod decisions;
 mod version;
+mod warm;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -30,6 +31,7 @@ use crate::error::{Error, Result, TrapKind};
 use crate::integrity::Integrity;
 use crate::snapshot::{pre_initialised, SnapshotOf};
 use version::Version;
+use warm::WarmBudget;
 
 pub use crate::integrity::module_hash;
 
@@ -142,6 +144,8 @@ pub struct Host {
     /// Compiled and linked modules by SHA-256: orgs running the same module share
     /// its machine code (each still has its own policy and instances).
     compiled: Mutex<HashMap<String, ModulePre>>,
+    /// Idle instances all orgs together may keep between calls.
+    warm: Arc<WarmBudget>,
 }
 
 /// The label of a version loaded without one: the first digits of the module's and
@@ -175,7 +179,14 @@ impl Host {
             orgs: RwLock::new(HashMap::new()),
             cache,
             compiled: Mutex::new(HashMap::new()),
+            warm: Arc::new(WarmBudget::new(settings.warm_instances())),
         })
+    }
+
+    /// Idle instances kept warm right now, all orgs together (at most
+    /// [`EngineSettings::max_warm_instances`]).
+    pub fn idle_instances(&self) -> usize {
+        self.warm.kept()
     }
 
     /// The compiled-component cache, when the host has one.
@@ -337,7 +348,9 @@ impl Host {
             spec.policy.to_owned(),
             spec.limits,
             first,
+            self.warm.clone(),
         ));
+        version.count_first();
         let mut orgs = self.orgs.write().map_err(|_| poisoned(org))?;
         let slot = orgs.entry(org.to_owned()).or_default();
         match slot

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use crm_rules_model as m;
 use wasmtime::Store;
 
+use super::warm::{Standing, WarmBudget};
 use super::{Decided, LoadedModule, Provenance};
 use crate::contract::{check_answer, ModuleInstance, ModulePre, OrgFacts, OutputSize, Refusal};
 use crate::decision::{Answer, InputRef};
@@ -37,6 +38,9 @@ pub(crate) struct Version {
     pub(crate) policy: String,
     pub(crate) limits: Limits,
     warm: Mutex<Vec<Warm>>,
+    /// The host-wide budget of idle instances this version's count against.
+    budget: Arc<WarmBudget>,
+    standing: Standing,
 }
 
 /// Names why a call stopped. The message is the cause alone (e.g. "all fuel
@@ -69,6 +73,7 @@ impl Version {
         policy: String,
         limits: Limits,
         first: Warm,
+        budget: Arc<WarmBudget>,
     ) -> Version {
         let warm = match limits.isolation {
             Isolation::Reuse => vec![first],
@@ -82,7 +87,33 @@ impl Version {
             policy,
             limits,
             warm: Mutex::new(warm),
+            budget,
+            standing: Standing::default(),
         }
+    }
+
+    /// Counts the instance the version was made with against the budget (once the
+    /// version is shared, so the budget can reach it).
+    pub(crate) fn count_first(self: &Arc<Self>) {
+        if self.warm_instances() > 0 {
+            self.budget.keep(self);
+        }
+    }
+
+    pub(super) fn standing(&self) -> &Standing {
+        &self.standing
+    }
+
+    /// Drops one idle instance, for the budget; false when none is idle.
+    pub(super) fn give_up_one(&self) -> bool {
+        let given_up = self.warm.lock().ok().and_then(|mut pool| {
+            if pool.is_empty() {
+                None
+            } else {
+                Some(pool.remove(0))
+            }
+        });
+        given_up.is_some()
     }
 
     /// A fresh instance of `pre` with the org's policy handed over, and the facts
@@ -172,6 +203,9 @@ impl Version {
             Isolation::Reuse => self.warm.lock().ok().and_then(|mut pool| pool.pop()),
             Isolation::PerCall => None,
         };
+        if taken.is_some() {
+            self.budget.release(1);
+        }
         match taken {
             Some(warm) => Ok(warm),
             None => {
@@ -181,13 +215,19 @@ impl Version {
         }
     }
 
-    fn give_back(&self, warm: Warm) {
-        if self.limits.isolation == Isolation::Reuse {
-            if let Ok(mut pool) = self.warm.lock() {
-                if pool.len() < MAX_WARM_PER_VERSION {
-                    pool.push(warm);
-                }
+    fn give_back(self: &Arc<Self>, warm: Warm) {
+        if self.limits.isolation != Isolation::Reuse {
+            return;
+        }
+        let kept = self.warm.lock().is_ok_and(|mut pool| {
+            let room = pool.len() < MAX_WARM_PER_VERSION;
+            if room {
+                pool.push(warm);
             }
+            room
+        });
+        if kept {
+            self.budget.keep(self);
         }
     }
 
@@ -236,7 +276,7 @@ impl Version {
     /// answers over the size limit or outside the contract). The size limit is per
     /// record: a batch may return as many answers as it was given.
     pub(crate) fn decide(
-        &self,
+        self: &Arc<Self>,
         engine: &wasmtime::Engine,
         ctx: &m::Context,
         inputs: &[InputRef<'_>],
@@ -303,5 +343,12 @@ impl Version {
             })
             .collect();
         Ok(decided)
+    }
+}
+
+impl Drop for Version {
+    fn drop(&mut self) {
+        // Its idle instances go with it.
+        self.budget.release(self.warm_instances());
     }
 }
