@@ -86,6 +86,62 @@ pub(crate) fn facts_size(facts: &OrgFacts) -> usize {
         + list(&facts.custom_fields, String::len)
 }
 
+/// Where in an answer a value is (`reasons[2].args[0]`), spelled out only when a
+/// message names it: the checks run on every answer, the messages almost never.
+#[derive(Clone, Copy)]
+struct At<'a> {
+    parent: Option<&'a At<'a>>,
+    name: &'static str,
+    index: Option<usize>,
+}
+
+impl<'a> At<'a> {
+    const fn root(name: &'static str) -> At<'static> {
+        At {
+            parent: None,
+            name,
+            index: None,
+        }
+    }
+
+    const fn item(name: &'static str, index: usize) -> At<'static> {
+        At {
+            parent: None,
+            name,
+            index: Some(index),
+        }
+    }
+
+    fn field(&'a self, name: &'static str) -> At<'a> {
+        At {
+            parent: Some(self),
+            name,
+            index: None,
+        }
+    }
+
+    fn index(&'a self, name: &'static str, index: usize) -> At<'a> {
+        At {
+            parent: Some(self),
+            name,
+            index: Some(index),
+        }
+    }
+}
+
+impl std::fmt::Display for At<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(parent) = self.parent {
+            write!(f, "{parent}.")?;
+        }
+        f.write_str(self.name)?;
+        if let Some(i) = self.index {
+            write!(f, "[{i}]")?;
+        }
+        Ok(())
+    }
+}
+
 /// What an answer may refer to.
 struct Scope<'a> {
     facts: &'a OrgFacts,
@@ -93,7 +149,7 @@ struct Scope<'a> {
 }
 
 impl Scope<'_> {
-    fn stage(&self, at: &str, stage: u32) -> Result<(), String> {
+    fn stage(&self, at: At<'_>, stage: u32) -> Result<(), String> {
         if (stage as usize) < self.facts.stages.len() {
             Ok(())
         } else {
@@ -104,7 +160,7 @@ impl Scope<'_> {
         }
     }
 
-    fn field(&self, at: &str, field: &l::FieldRef) -> Result<(), String> {
+    fn field(&self, at: At<'_>, field: &l::FieldRef) -> Result<(), String> {
         let (what, index, count) = match field {
             l::FieldRef::Custom(i) => ("custom field", *i, self.facts.custom_fields.len()),
             l::FieldRef::Step(i) => ("step", *i, self.facts.steps.len()),
@@ -119,7 +175,7 @@ impl Scope<'_> {
         }
     }
 
-    fn args(&self, at: &str, template: u32, args: &[l::Arg]) -> Result<(), String> {
+    fn args(&self, at: At<'_>, template: u32, args: &[l::Arg]) -> Result<(), String> {
         let Some(t) = self.facts.templates.get(template as usize) else {
             return Err(format!(
                 "{at}: template {template} does not exist (the module declared {})",
@@ -135,14 +191,14 @@ impl Scope<'_> {
             ));
         }
         for (i, arg) in args.iter().enumerate() {
-            let at = format!("{at}.args[{i}]");
+            let at = at.index("args", i);
             match arg {
-                l::Arg::Number(n) => finite(&at, *n)?,
-                l::Arg::Stage(s) => self.stage(&at, *s)?,
-                l::Arg::Field(f) | l::Arg::Value(f) => self.field(&at, f)?,
+                l::Arg::Number(n) => finite(at, *n)?,
+                l::Arg::Stage(s) => self.stage(at, *s)?,
+                l::Arg::Field(f) | l::Arg::Value(f) => self.field(at, f)?,
                 l::Arg::Fields(fields) => {
                     for f in fields {
-                        self.field(&at, f)?;
+                        self.field(at, f)?;
                     }
                 }
                 l::Arg::Candidate(c) if (*c as usize) >= self.candidates => {
@@ -159,12 +215,12 @@ impl Scope<'_> {
 
     fn reasons(&self, reasons: &[l::Reason]) -> Result<(), String> {
         for (i, r) in reasons.iter().enumerate() {
-            self.args(&format!("reasons[{i}]"), r.template, &r.args)?;
+            self.args(At::item("reasons", i), r.template, &r.args)?;
         }
         Ok(())
     }
 
-    fn link(&self, at: &str, action: &l::RecordAction) -> Result<(), String> {
+    fn link(&self, at: At<'_>, action: &l::RecordAction) -> Result<(), String> {
         match action {
             l::RecordAction::Link(i) if (*i as usize) >= self.candidates => Err(format!(
                 "{at}: links candidate {i}, and the call gave {} candidates",
@@ -175,7 +231,7 @@ impl Scope<'_> {
     }
 }
 
-fn finite(at: &str, n: f64) -> Result<(), String> {
+fn finite(at: At<'_>, n: f64) -> Result<(), String> {
     if n.is_finite() {
         Ok(())
     } else {
@@ -183,9 +239,9 @@ fn finite(at: &str, n: f64) -> Result<(), String> {
     }
 }
 
-fn money(at: &str, m: &Option<l::Money>) -> Result<(), String> {
+fn money(at: At<'_>, m: &Option<l::Money>) -> Result<(), String> {
     let Some(m) = m else { return Ok(()) };
-    finite(&format!("{at}.amount"), m.amount)?;
+    finite(at.field("amount"), m.amount)?;
     let l::Currency { a, b, c } = m.currency;
     if [a, b, c].iter().all(u8::is_ascii_uppercase) {
         Ok(())
@@ -196,14 +252,14 @@ fn money(at: &str, m: &Option<l::Money>) -> Result<(), String> {
     }
 }
 
-fn date(at: &str, days: l::Date) -> Result<(), String> {
+fn date(at: At<'_>, days: l::Date) -> Result<(), String> {
     match crm_rules_model::days_to_date(days) {
         Some(_) => Ok(()),
         None => Err(format!("{at}: day {days} is out of range")),
     }
 }
 
-fn unit_interval(at: &str, p: f64) -> Result<(), String> {
+fn unit_interval(at: At<'_>, p: f64) -> Result<(), String> {
     // -0.0 compares equal to 0.0 but prints as "-0": refused like any other value
     // outside the contract.
     if p.is_finite() && (0.0..=1.0).contains(&p) && !p.is_sign_negative() {
@@ -234,47 +290,44 @@ pub(crate) fn check_answer(
             }
             if let l::Outcome::NeedsInformation(fields) = &q.outcome {
                 for f in fields {
-                    scope.field("outcome.missing", f)?;
+                    scope.field(At::root("outcome").field("missing"), f)?;
                 }
             }
             scope.reasons(&q.reasons)?;
             for (i, f) in q.follow_ups.iter().enumerate() {
-                date(&format!("follow_ups[{i}].due"), f.due)?;
-                scope.args(
-                    &format!("follow_ups[{i}].subject"),
-                    f.subject.template,
-                    &f.subject.args,
-                )?;
+                let at = At::item("follow_ups", i);
+                date(at.field("due"), f.due)?;
+                scope.args(at.field("subject"), f.subject.template, &f.subject.args)?;
             }
         }
         Answer::Convert(c) => {
-            scope.link("account", &c.account)?;
-            scope.link("contact", &c.contact)?;
-            scope.link("opportunity", &c.opportunity)?;
-            scope.stage("initial_stage", c.initial_stage)?;
-            money("estimated_value", &c.estimated_value)?;
+            scope.link(At::root("account"), &c.account)?;
+            scope.link(At::root("contact"), &c.contact)?;
+            scope.link(At::root("opportunity"), &c.opportunity)?;
+            scope.stage(At::root("initial_stage"), c.initial_stage)?;
+            money(At::root("estimated_value"), &c.estimated_value)?;
             if let Some(close) = c.estimated_close {
-                date("estimated_close", close)?;
+                date(At::root("estimated_close"), close)?;
             }
             if let Some(name) = &c.opportunity_name {
-                scope.args("opportunity_name", name.template, &name.args)?;
+                scope.args(At::root("opportunity_name"), name.template, &name.args)?;
             }
             scope.reasons(&c.reasons)?;
         }
         Answer::Transition(t) => {
             for f in &t.missing {
-                scope.field("missing", f)?;
+                scope.field(At::root("missing"), f)?;
             }
             scope.reasons(&t.reasons)?;
         }
         Answer::Forecast(f) => {
-            unit_interval("probability", f.probability)?;
-            money("weighted_value", &f.weighted_value)?;
+            unit_interval(At::root("probability"), f.probability)?;
+            money(At::root("weighted_value"), &f.weighted_value)?;
             for (i, s) in f.stages.iter().enumerate() {
-                let at = format!("stages[{i}]");
-                scope.stage(&format!("{at}.stage"), s.stage)?;
-                finite(&format!("{at}.weight"), s.weight)?;
-                unit_interval(&format!("{at}.mean_rating"), s.mean_rating)?;
+                let at = At::item("stages", i);
+                scope.stage(at.field("stage"), s.stage)?;
+                finite(at.field("weight"), s.weight)?;
+                unit_interval(at.field("mean_rating"), s.mean_rating)?;
             }
             scope.reasons(&f.reasons)?;
         }

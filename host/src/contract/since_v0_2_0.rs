@@ -133,7 +133,11 @@ pub fn currency(code: &str, field: &str) -> Lowered<t::Currency> {
 fn money(v: &m::Money, field: &str) -> Lowered<t::Money> {
     Ok(t::Money {
         amount: v.amount,
-        currency: currency(&v.currency, &format!("{field}.currency"))?,
+        // The field's path is spelled out only when the currency is wrong.
+        currency: currency(&v.currency, field).map_err(|mut e| {
+            e.field = Some(format!("{field}.currency"));
+            e
+        })?,
     })
 }
 
