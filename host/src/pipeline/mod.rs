@@ -63,7 +63,8 @@ pub struct Output {
 }
 
 impl Output {
-    fn append(&mut self, other: Output) {
+    /// Adds `other`'s lines and counts after this output's, keeping input order.
+    pub fn append(&mut self, other: Output) {
         self.text.extend_from_slice(&other.text);
         self.decided += other.decided;
         self.failed += other.failed;

@@ -340,17 +340,18 @@ impl Host {
             }
             Isolation::Reuse => None,
         };
-        let version = Arc::new(Version::new(
-            loaded.clone(),
-            pre,
-            ready,
-            facts,
-            spec.policy.to_owned(),
-            spec.limits,
+        let version = Version::start(
+            version::Made {
+                loaded: loaded.clone(),
+                pre,
+                ready,
+                facts,
+                policy: spec.policy.to_owned(),
+                limits: spec.limits,
+            },
             first,
             self.warm.clone(),
-        ));
-        version.count_first();
+        );
         let mut orgs = self.orgs.write().map_err(|_| poisoned(org))?;
         let slot = orgs.entry(org.to_owned()).or_default();
         match slot

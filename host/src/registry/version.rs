@@ -27,6 +27,17 @@ pub(crate) struct Warm {
     module: ModuleInstance,
 }
 
+/// What a version is made of, once its module is compiled and its policy checked.
+pub(crate) struct Made {
+    pub(crate) loaded: LoadedModule,
+    pub(crate) pre: ModulePre,
+    /// The snapshot after `init`, for `per_call` isolation.
+    pub(crate) ready: Option<ModulePre>,
+    pub(crate) facts: OrgFacts,
+    pub(crate) policy: String,
+    pub(crate) limits: Limits,
+}
+
 /// A version of an org's module, loaded.
 pub(crate) struct Version {
     pub(crate) loaded: LoadedModule,
@@ -64,37 +75,31 @@ pub(crate) fn classify(org: &str, record: Option<&str>, err: wasmtime::Error) ->
 }
 
 impl Version {
-    /// A version whose first instance has already been initialised.
-    pub(crate) fn new(
-        loaded: LoadedModule,
-        pre: ModulePre,
-        ready: Option<ModulePre>,
-        facts: OrgFacts,
-        policy: String,
-        limits: Limits,
-        first: Warm,
-        budget: Arc<WarmBudget>,
-    ) -> Version {
-        let warm = match limits.isolation {
+    /// A version whose first instance has already been initialised, shared, its
+    /// first instance counted against the host's budget.
+    pub(crate) fn start(made: Made, first: Warm, budget: Arc<WarmBudget>) -> Arc<Version> {
+        let warm = match made.limits.isolation {
             Isolation::Reuse => vec![first],
             Isolation::PerCall => Vec::new(),
         };
-        Version {
-            loaded,
-            pre,
-            ready,
-            facts: Arc::new(facts),
-            policy,
-            limits,
+        let version = Arc::new(Version {
+            loaded: made.loaded,
+            pre: made.pre,
+            ready: made.ready,
+            facts: Arc::new(made.facts),
+            policy: made.policy,
+            limits: made.limits,
             warm: Mutex::new(warm),
             budget,
             standing: Standing::default(),
-        }
+        });
+        version.count_first();
+        version
     }
 
     /// Counts the instance the version was made with against the budget (once the
     /// version is shared, so the budget can reach it).
-    pub(crate) fn count_first(self: &Arc<Self>) {
+    fn count_first(self: &Arc<Self>) {
         if self.warm_instances() > 0 {
             self.budget.keep(self);
         }

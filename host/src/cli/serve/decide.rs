@@ -277,14 +277,7 @@ fn run_split(pipeline: &Pipeline<'_>, records: &Records<'_>, threads: usize) -> 
     });
     let mut output = Output::default();
     for part in outputs {
-        output.text.extend_from_slice(&part.text);
-        output.decided += part.decided;
-        output.failed += part.failed;
-        output.messages.extend(part.messages);
-        output.audit.extend(part.audit);
-        output.more.extend(part.more);
-        output.warnings.extend(part.warnings);
-        output.calls.extend(part.calls);
+        output.append(part);
     }
     output
 }
