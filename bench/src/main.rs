@@ -461,9 +461,18 @@ fn memory(figures: &mut Vec<Figure>) {
     });
 }
 
-/// Calls one decision in a loop for a profiler (`spin qualify|transition|forecast|load`).
+/// Calls one decision in a loop for a profiler (`spin qualify|isolated|transition|forecast`).
 fn spin(what: &str) {
     let host = strict_host();
+    if what == "isolated" {
+        // Fresh instances from the snapshot, as `isolated` measures them.
+        let limits = Limits {
+            isolation: Isolation::PerCall,
+            ..Limits::default()
+        };
+        host.load("strict", REFERENCE_MODULE, POLICY, limits)
+            .expect("load");
+    }
     let c = ctx("strict");
     let leads: Vec<Lead> = (0..1000).map(data::lead).collect();
     let opportunities: Vec<Opportunity> = (0..200).map(data::opportunity).collect();
