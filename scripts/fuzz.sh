@@ -19,6 +19,9 @@ seconds=${FUZZ_SECONDS:-300}
 niceness=${FUZZ_NICE:-15}
 
 rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+# The rule modules the host embeds are built with the stable toolchain, which
+# has the WebAssembly targets (nightly is for the fuzzing instrumentation only).
+export CRM_RULES_GUEST_TOOLCHAIN=${CRM_RULES_GUEST_TOOLCHAIN:-stable}
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 
 if [ "$#" -gt 0 ]; then

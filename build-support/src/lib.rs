@@ -91,6 +91,7 @@ pub fn build_components(
     for dir in watch {
         println!("cargo:rerun-if-changed={}", workspace.join(dir).display());
     }
+    println!("cargo:rerun-if-env-changed={GUEST_TOOLCHAIN}");
     packages
         .iter()
         .map(|(package, target)| {
@@ -101,10 +102,24 @@ pub fn build_components(
         .collect()
 }
 
+/// The toolchain guests are built with when it is not the outer build's:
+/// `CRM_RULES_GUEST_TOOLCHAIN` (e.g. `stable` while the host is built with
+/// nightly for fuzzing, whose toolchain may lack the WebAssembly targets).
+const GUEST_TOOLCHAIN: &str = "CRM_RULES_GUEST_TOOLCHAIN";
+
+/// A rustup-managed tool, run with the guests' toolchain when one is set.
+fn rustup_tool(program: &str) -> Command {
+    let mut command = Command::new(program);
+    if let Ok(toolchain) = std::env::var(GUEST_TOOLCHAIN) {
+        command.env("RUSTUP_TOOLCHAIN", toolchain);
+    }
+    command
+}
+
 /// Adds the Rust target with rustup when it is not installed.
 pub fn ensure_target(target: Target) -> Result<(), BuildError> {
     let triple = target.triple();
-    let installed = Command::new("rustup")
+    let installed = rustup_tool("rustup")
         .args(["target", "list", "--installed"])
         .output()
         .map_err(|e| BuildError::Tool("rustup".to_owned(), e))?;
@@ -114,7 +129,7 @@ pub fn ensure_target(target: Target) -> Result<(), BuildError> {
     {
         return Ok(());
     }
-    let status = Command::new("rustup")
+    let status = rustup_tool("rustup")
         .args(["target", "add", triple])
         .status()
         .map_err(|e| BuildError::Tool("rustup".to_owned(), e))?;
@@ -138,8 +153,13 @@ pub fn build(
     quiet: bool,
 ) -> Result<PathBuf, BuildError> {
     ensure_target(target)?;
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let mut command = Command::new(cargo);
+    // With a guest toolchain set, rustup's `cargo` runs it; otherwise the outer
+    // build's own cargo.
+    let mut command = if std::env::var_os(GUEST_TOOLCHAIN).is_some() {
+        rustup_tool("cargo")
+    } else {
+        Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
+    };
     command
         .current_dir(workspace)
         .args(["build", "--release", "--package", package])
