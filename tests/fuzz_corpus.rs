@@ -70,3 +70,8 @@ fn every_org_json_corpus_input_is_read_without_a_panic() {
 fn every_audit_log_corpus_input_is_verified_without_a_panic() {
     replay("audit_verify", entries::audit_verify);
 }
+
+#[test]
+fn every_mapping_corpus_input_is_read_without_a_panic() {
+    replay("mapping", entries::mapping);
+}

@@ -136,6 +136,23 @@ pub fn policy(data: &[u8]) {
     }
 }
 
+/// A backtest's mapping file and the table it reads: the bytes before the first
+/// NUL are the mapping, the rest the data (CSV or JSON lines), read as
+/// `crm-rules backtest` reads them.
+pub fn mapping(data: &[u8]) {
+    let (mapping, table) = match data.iter().position(|b| *b == 0) {
+        Some(at) => (&data[..at], &data[at + 1..]),
+        None => (data, &[][..]),
+    };
+    let (Ok(mapping), Ok(table)) = (std::str::from_utf8(mapping), std::str::from_utf8(table))
+    else {
+        return;
+    };
+    if let Ok(mapping) = crm_rules::backtest::Mapping::parse(mapping) {
+        let _ = crm_rules::backtest::Table::read(&mapping, table, "data.csv", "mapping.json");
+    }
+}
+
 /// An org folder whose `org.json` is the input: read as the program reads one
 /// (paths confined to the folder, limits, CRM vocabularies), beside a policy.
 pub fn org_json(data: &[u8]) {
