@@ -206,8 +206,13 @@ impl<'a> Pipeline<'a> {
             next += part.records.len();
             numbered.push(part);
         }
+        self.run_parts(&numbered)
+    }
+
+    /// Runs each part on a thread of its own; the output keeps the parts' order.
+    pub fn run_parts(&self, parts: &[Records<'_>]) -> Output {
         let outputs: Vec<Output> = std::thread::scope(|scope| {
-            let handles: Vec<_> = numbered
+            let handles: Vec<_> = parts
                 .iter()
                 .map(|records| scope.spawn(move || self.run(records)))
                 .collect();

@@ -265,21 +265,7 @@ fn run_split(pipeline: &Pipeline<'_>, records: &Records<'_>, threads: usize) -> 
             }
         })
         .collect();
-    let outputs: Vec<Output> = std::thread::scope(|scope| {
-        let handles: Vec<_> = parts
-            .iter()
-            .map(|part| scope.spawn(move || pipeline.run(part)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_default())
-            .collect()
-    });
-    let mut output = Output::default();
-    for part in outputs {
-        output.append(part);
-    }
-    output
+    pipeline.run_parts(&parts)
 }
 
 /// The error of a failed line, as far as the status and the metrics need it.
