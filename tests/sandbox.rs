@@ -177,8 +177,9 @@ fn module_output_goes_to_the_host_log_not_the_terminal() {
     }
 }
 
-#[test]
-fn per_call_isolation_gives_every_call_a_fresh_instance() {
+/// A host with the hostile module in two orgs: `reuse` keeps its instance,
+/// `fresh` isolates every call.
+fn reuse_and_fresh() -> Host {
     let host = Host::new().expect("host");
     host.load("reuse", HOSTILE, &policy("strict"), hostile_limits())
         .expect("org");
@@ -188,6 +189,12 @@ fn per_call_isolation_gives_every_call_a_fresh_instance() {
     };
     host.load("fresh", HOSTILE, &policy("strict"), per_call)
         .expect("org");
+    host
+}
+
+#[test]
+fn per_call_isolation_gives_every_call_a_fresh_instance() {
+    let host = reuse_and_fresh();
     let calls = |org: &str| rule_message(host.qualify(&ctx(org), &lead("calls")));
     assert_eq!(calls("fresh"), "calls: 1");
     assert_eq!(calls("fresh"), "calls: 1");
@@ -200,15 +207,7 @@ fn per_call_isolation_gives_every_call_a_fresh_instance() {
 fn an_isolated_call_starts_from_the_initialised_policy() {
     // per_call instances come from a snapshot taken after `init`: the policy the
     // rules read must be the org's, exactly as in a reused instance.
-    let host = Host::new().expect("host");
-    host.load("reuse", HOSTILE, &policy("strict"), hostile_limits())
-        .expect("org");
-    let per_call = Limits {
-        isolation: Isolation::PerCall,
-        ..hostile_limits()
-    };
-    host.load("fresh", HOSTILE, &policy("strict"), per_call)
-        .expect("org");
+    let host = reuse_and_fresh();
     let answer = |org: &str| {
         let decided = host.qualify(&ctx(org), &lead("ordinary")).expect("decided");
         format!("{:?}", decided.value)
