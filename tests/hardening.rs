@@ -225,10 +225,12 @@ fn another_modules_cache_entry_copied_over_an_approved_ones_is_refused_not_run()
     assert_eq!(load_pinned(&settings).0, Origin::Cache, "and was rewritten");
 }
 
+/// The bytes file of the entry written last (its MAC is beside it, `.mac`).
 fn newest_entry(settings: &crm_rules::EngineSettings) -> std::path::PathBuf {
     std::fs::read_dir(settings.cache_dir.as_ref().expect("cache dir"))
         .expect("cache folder")
         .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "entry"))
         .max_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
         .expect("an entry")
 }
@@ -240,14 +242,18 @@ fn a_cache_entry_edited_and_given_a_fresh_digest_is_refused_not_run() {
     let settings = cache_settings(dir.path());
     let (_, approved_name, approved) = load_pinned(&settings);
     let entry = newest_entry(&settings);
+    let mac_file = entry.with_extension("mac");
     let mut bytes = std::fs::read(&entry).expect("entry");
-    // The layout is public: 16 bytes of magic, a 32-byte MAC, then the data. An
-    // attacker edits the data and writes the digest anyone can compute.
+    let mut stamp = std::fs::read(&mac_file).expect("mac");
+    // The layout is public: the bytes in one file; 16 bytes of magic, a 32-byte
+    // MAC and the header in the other. An attacker edits the bytes and writes the
+    // digest anyone can compute over the header and the bytes.
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0x55;
-    let digest = blake3::hash(&bytes[48..]);
-    bytes[16..48].copy_from_slice(digest.as_bytes());
+    let digest = blake3::hash(&[&stamp[48..], &bytes[..]].concat());
+    stamp[16..48].copy_from_slice(digest.as_bytes());
     std::fs::write(&entry, &bytes).expect("edit");
+    std::fs::write(&mac_file, &stamp).expect("edit");
     let (origin, name, decision) = load_pinned(&settings);
     assert_eq!(origin, Origin::Compiled);
     assert_eq!((name, decision), (approved_name, approved));

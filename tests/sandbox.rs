@@ -449,11 +449,14 @@ fn a_restart_loads_from_the_cache_and_a_corrupt_entry_is_rebuilt() {
     assert_eq!(second, Origin::Cache);
     assert_eq!(decision, again);
 
+    // One entry: its bytes and, beside them, its MAC.
     let entries: Vec<PathBuf> = std::fs::read_dir(dir.path())
         .expect("cache dir")
         .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "entry"))
         .collect();
     assert_eq!(entries.len(), 1, "{entries:?}");
+    assert!(entries[0].with_extension("mac").exists());
     let mut bytes = std::fs::read(&entries[0]).expect("entry");
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0x55;

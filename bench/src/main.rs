@@ -463,6 +463,9 @@ fn memory(figures: &mut Vec<Figure>) {
 
 /// Calls one decision in a loop for a profiler (`spin qualify|isolated|transition|forecast`).
 fn spin(what: &str) {
+    if what == "cold" {
+        return spin_cold();
+    }
     let host = strict_host();
     if what == "isolated" {
         // Fresh instances from the snapshot, as `isolated` measures them.
@@ -494,6 +497,33 @@ fn spin(what: &str) {
             }),
         }
     }
+}
+
+/// Loads the reference module from the cache into fresh hosts in a loop, for a
+/// profiler (`spin cold`): what `precompiled_load` measures.
+fn spin_cold() {
+    let private = std::env::temp_dir().join(format!("crm-rules-spin-{}", std::process::id()));
+    std::fs::create_dir_all(&private).expect("bench folder");
+    std::fs::set_permissions(&private, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .expect("private bench folder");
+    let cached = EngineSettings {
+        cache_dir: Some(private.join("cache")),
+        cache_key: Some(private.join("cache.key")),
+        ..EngineSettings::default()
+    };
+    let end = Instant::now() + Duration::from_secs(8);
+    let mut loading = Duration::ZERO;
+    let mut loads = 0u32;
+    while Instant::now() < end {
+        let host = Host::with_settings(&cached).expect("host");
+        let start = Instant::now();
+        host.load("org", REFERENCE_MODULE, POLICY, Limits::default())
+            .expect("load");
+        loading += start.elapsed();
+        loads += 1;
+    }
+    println!("{loads} loads, {:.2} ms each", loading.as_secs_f64() * 1e3 / f64::from(loads));
+    let _ = std::fs::remove_dir_all(&private);
 }
 
 fn main() {

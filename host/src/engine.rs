@@ -260,6 +260,12 @@ impl Runtime {
     }
 }
 
+/// Bytes of each freed memory slot reset in place and kept resident (the rest is
+/// given back to the kernel).
+const KEEP_RESIDENT_BYTES: usize = 2 << 20;
+/// Bytes of each freed table slot reset in place and kept resident.
+const KEEP_RESIDENT_TABLE_BYTES: usize = 64 << 10;
+
 fn config(pooling: Option<&EngineSettings>) -> Config {
     let mut config = Config::new();
     config.wasm_component_model(true);
@@ -267,6 +273,8 @@ fn config(pooling: Option<&EngineSettings>) -> Config {
     config.epoch_interruption(true);
     // Deep recursion in a module ends in a trap, not in a host stack overflow.
     config.max_wasm_stack(1 << 20);
+    config.generate_address_map(false);
+    config.native_unwind_info(false);
     if let Some(settings) = pooling {
         let mut pool = PoolingAllocationConfig::default();
         pool.total_component_instances(settings.max_instances)
@@ -278,6 +286,13 @@ fn config(pooling: Option<&EngineSettings>) -> Config {
             .max_core_instances_per_component(MAX_CORE_INSTANCES_PER_COMPONENT)
             .max_memories_per_component(4)
             .max_tables_per_component(MAX_TABLES_PER_COMPONENT);
+        // A freed slot is reset by copying back only the pages its instance wrote
+        // (found with Linux's PAGEMAP_SCAN, 6.7 and later), and those pages stay
+        // mapped: the next instance of the same module starts without page faults.
+        // An isolated decision paid a third of its time in the kernel without it.
+        pool.linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
+            .table_keep_resident(KEEP_RESIDENT_TABLE_BYTES)
+            .pagemap_scan(wasmtime::Enabled::Auto);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         // Each memory reserves 4 GiB of address space (plus a guard): with a 32-bit
         // wasm address space that large, every load and store is checked by the

@@ -262,12 +262,13 @@ impl OrgDir {
 
     /// Checks, loads and activates the org's module in `host`.
     pub fn load_into(&self, host: &Host) -> crate::error::Result<LoadedModule> {
+        let digest = crate::integrity::ModuleDigest::of(&self.wasm);
         let version = self
             .file
             .version
             .clone()
-            .unwrap_or_else(|| crate::registry::default_version(&self.wasm, &self.policy));
-        host.add_and_activate(
+            .unwrap_or_else(|| crate::registry::default_version_of(&digest, &self.policy));
+        host.add_and_activate_digested(
             &self.file.org_id,
             VersionSpec {
                 version,
@@ -276,6 +277,7 @@ impl OrgDir {
                 limits: self.file.limits.clone(),
                 integrity: self.integrity(),
             },
+            &digest,
         )
     }
 

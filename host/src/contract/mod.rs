@@ -12,13 +12,17 @@
 //! version this host does not know is refused, naming the ones it runs.
 
 mod check;
+mod exports;
 pub mod facts;
 pub mod since_v0_1_0;
 pub mod since_v0_2_0;
 pub mod template;
 
+use std::sync::Arc;
+
 use crm_rules_model as m;
-use wasmtime::component::{Component, InstancePre};
+use exports::Exports;
+use wasmtime::component::{Component, Instance, InstancePre};
 use wasmtime::{Engine, Store};
 
 use crate::decision::{Answer, InputRef};
@@ -147,13 +151,15 @@ impl serde::Serialize for ContractVersion {
 #[derive(Clone)]
 pub(crate) enum ModulePre {
     V0_1_0(since_v0_1_0::bindings::RuleModulePre<StoreState>),
-    V0_2_0(since_v0_2_0::bindings::RuleModulePre<StoreState>),
+    /// The latest contract is called through exports checked once per component
+    /// (see [`exports`]), not through `bindgen!`'s loader.
+    V0_2_0(InstancePre<StoreState>, Arc<Exports>),
 }
 
 /// A live instance of a module.
 pub(crate) enum ModuleInstance {
     V0_1_0(since_v0_1_0::bindings::RuleModule),
-    V0_2_0(since_v0_2_0::bindings::RuleModule),
+    V0_2_0(Instance, Arc<Exports>),
 }
 
 impl ModulePre {
@@ -167,7 +173,8 @@ impl ModulePre {
                 ModulePre::V0_1_0(since_v0_1_0::bindings::RuleModulePre::new(pre)?)
             }
             ContractVersion::V0_2_0 => {
-                ModulePre::V0_2_0(since_v0_2_0::bindings::RuleModulePre::new(pre)?)
+                let exports = Exports::find(&pre)?;
+                ModulePre::V0_2_0(pre, exports)
             }
         })
     }
@@ -175,7 +182,7 @@ impl ModulePre {
     pub(crate) fn contract(&self) -> ContractVersion {
         match self {
             ModulePre::V0_1_0(_) => ContractVersion::V0_1_0,
-            ModulePre::V0_2_0(_) => ContractVersion::V0_2_0,
+            ModulePre::V0_2_0(..) => ContractVersion::V0_2_0,
         }
     }
 
@@ -186,7 +193,9 @@ impl ModulePre {
     ) -> wasmtime::Result<ModuleInstance> {
         Ok(match self {
             ModulePre::V0_1_0(pre) => ModuleInstance::V0_1_0(pre.instantiate(store)?),
-            ModulePre::V0_2_0(pre) => ModuleInstance::V0_2_0(pre.instantiate(store)?),
+            ModulePre::V0_2_0(pre, exports) => {
+                ModuleInstance::V0_2_0(pre.instantiate(store)?, exports.clone())
+            }
         })
     }
 }
@@ -212,7 +221,9 @@ impl ModuleInstance {
     ) -> wasmtime::Result<Result<OrgFacts, Refusal>> {
         match self {
             ModuleInstance::V0_1_0(module) => since_v0_1_0::init(module, store, policy),
-            ModuleInstance::V0_2_0(module) => since_v0_2_0::init(module, store, org, policy),
+            ModuleInstance::V0_2_0(instance, exports) => {
+                since_v0_2_0::init(exports, instance, store, org, policy)
+            }
         }
     }
 
@@ -229,8 +240,8 @@ impl ModuleInstance {
             ModuleInstance::V0_1_0(module) => {
                 since_v0_1_0::decide(module, store, ctx, facts, inputs)
             }
-            ModuleInstance::V0_2_0(module) => {
-                since_v0_2_0::decide(module, store, ctx, facts, inputs)
+            ModuleInstance::V0_2_0(instance, exports) => {
+                since_v0_2_0::decide(exports, instance, store, ctx, facts, inputs)
             }
         }
     }

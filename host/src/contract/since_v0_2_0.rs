@@ -24,7 +24,9 @@ pub mod bindings {
 
 use bindings::crm::rules::types as t;
 use bindings::exports::crm::rules::{conversion as c, module as md};
-use bindings::RuleModule;
+use wasmtime::component::Instance;
+
+use super::exports::Exports;
 
 impl From<t::RuleError> for m::RuleError {
     fn from(e: t::RuleError) -> m::RuleError {
@@ -45,12 +47,13 @@ impl From<t::RuleError> for m::RuleError {
 }
 
 pub(super) fn init(
-    module: &RuleModule,
+    module: &Exports,
+    instance: &Instance,
     store: &mut Store<StoreState>,
     org: &str,
     policy: &str,
 ) -> wasmtime::Result<Result<OrgFacts, Refusal>> {
-    let info = match module.crm_rules_module().call_init(store, org, policy)? {
+    let info = match module.init(store, instance, org, policy)? {
         Ok(info) => info,
         Err(e) => return Ok(Err(Refusal::Rule(e.into()))),
     };
@@ -454,7 +457,8 @@ type Answers = Vec<Result<Answer, t::RuleError>>;
 /// Calls the module with the lowered requests, all of one kind: the single-record
 /// export for one, the batch export for more.
 fn call(
-    module: &RuleModule,
+    module: &Exports,
+    instance: &Instance,
     store: &mut Store<StoreState>,
     ctx: &t::Context,
     requests: Vec<Request>,
@@ -478,11 +482,16 @@ fn call(
                     _ => None,
                 })
                 .collect();
-            let q = module.crm_rules_qualification();
             if single {
-                one(q.call_qualify(store, ctx, &leads[0])?, Answer::Qualify)
+                one(
+                    module.qualify(store, instance, ctx, &leads[0])?,
+                    Answer::Qualify,
+                )
             } else {
-                many(q.call_qualify_batch(store, ctx, &leads)?, Answer::Qualify)
+                many(
+                    module.qualify_batch(store, instance, ctx, &leads)?,
+                    Answer::Qualify,
+                )
             }
         }
         Request::Convert(..) => {
@@ -493,12 +502,10 @@ fn call(
                     _ => None,
                 })
                 .unzip();
-            let cv = module.crm_rules_conversion();
             let answers = if single {
-                let r = &reqs[0];
-                vec![cv.call_convert(store, ctx, &r.lead, &r.candidates)?]
+                vec![module.convert(store, instance, ctx, &reqs[0])?]
             } else {
-                cv.call_convert_batch(store, ctx, &reqs)?
+                module.convert_batch(store, instance, ctx, &reqs)?
             };
             let no_order: &[u32] = &[];
             answers
@@ -525,16 +532,14 @@ fn call(
                     _ => None,
                 })
                 .collect();
-            let p = module.crm_rules_process_flow();
             if single {
-                let r = &reqs[0];
                 one(
-                    p.call_check_transition(store, ctx, &r.opportunity, r.to_stage)?,
+                    module.check_transition(store, instance, ctx, &reqs[0])?,
                     Answer::Transition,
                 )
             } else {
                 many(
-                    p.call_check_transition_batch(store, ctx, &reqs)?,
+                    module.check_transition_batch(store, instance, ctx, &reqs)?,
                     Answer::Transition,
                 )
             }
@@ -547,18 +552,24 @@ fn call(
                     _ => None,
                 })
                 .collect();
-            let f = module.crm_rules_forecasting();
             if single {
-                one(f.call_forecast(store, ctx, &opps[0])?, Answer::Forecast)
+                one(
+                    module.forecast(store, instance, ctx, &opps[0])?,
+                    Answer::Forecast,
+                )
             } else {
-                many(f.call_forecast_batch(store, ctx, &opps)?, Answer::Forecast)
+                many(
+                    module.forecast_batch(store, instance, ctx, &opps)?,
+                    Answer::Forecast,
+                )
             }
         }
     })
 }
 
 pub(super) fn decide(
-    module: &RuleModule,
+    module: &Exports,
+    instance: &Instance,
     store: &mut Store<StoreState>,
     ctx: &m::Context,
     facts: &OrgFacts,
@@ -576,7 +587,7 @@ pub(super) fn decide(
         }
     }
     let asked = requests.len();
-    let answers = call(module, store, &context(ctx), requests)?;
+    let answers = call(module, instance, store, &context(ctx), requests)?;
     if answers.len() != asked {
         let message = format!("the module answered {} of {asked} records", answers.len());
         return Ok(inputs

@@ -28,7 +28,7 @@ use crate::cache::{ComponentCache, Origin};
 use crate::contract::{ContractVersion, ModulePre, OrgFacts};
 use crate::engine::{EngineSettings, Isolation, Limits, Runtime};
 use crate::error::{Error, Result, TrapKind};
-use crate::integrity::Integrity;
+use crate::integrity::{Integrity, ModuleDigest};
 use crate::snapshot::{pre_initialised, SnapshotOf};
 use version::Version;
 use warm::WarmBudget;
@@ -151,7 +151,12 @@ pub struct Host {
 /// The label of a version loaded without one: the first digits of the module's and
 /// the policy's SHA-256.
 pub fn default_version(wasm: &[u8], policy: &str) -> String {
-    let (module, policy) = (module_hash(wasm), module_hash(policy.as_bytes()));
+    default_version_of(&ModuleDigest::of(wasm), policy)
+}
+
+/// [`default_version`] of a module whose digest is already known.
+pub(crate) fn default_version_of(module: &ModuleDigest, policy: &str) -> String {
+    let (module, policy) = (module.hex(), module_hash(policy.as_bytes()));
     format!("{}-{}", &module[..12], &policy[..8])
 }
 
@@ -204,21 +209,34 @@ impl Host {
         policy: &str,
         limits: Limits,
     ) -> Result<LoadedModule> {
-        self.add_and_activate(
+        let digest = ModuleDigest::of(wasm);
+        self.add_and_activate_digested(
             org,
             VersionSpec {
-                version: default_version(wasm, policy),
+                version: default_version_of(&digest, policy),
                 wasm,
                 policy,
                 limits,
                 integrity: Integrity::default(),
             },
+            &digest,
         )
     }
 
     /// [`Host::add_version`], then [`Host::activate`] it.
     pub fn add_and_activate(&self, org: &str, spec: VersionSpec<'_>) -> Result<LoadedModule> {
-        let loaded = self.add_version(org, spec)?;
+        let digest = ModuleDigest::of(spec.wasm);
+        self.add_and_activate_digested(org, spec, &digest)
+    }
+
+    /// [`Host::add_and_activate`] of a module whose digest is already known.
+    pub(crate) fn add_and_activate_digested(
+        &self,
+        org: &str,
+        spec: VersionSpec<'_>,
+        digest: &ModuleDigest,
+    ) -> Result<LoadedModule> {
+        let loaded = self.add_version_digested(org, spec, digest)?;
         self.activate(org, &loaded.version)?;
         Ok(loaded)
     }
@@ -269,6 +287,18 @@ impl Host {
     /// checked by the module's `init`. Adding a label again with the same module
     /// and policy replaces it; with different ones, it is an error.
     pub fn add_version(&self, org: &str, spec: VersionSpec<'_>) -> Result<LoadedModule> {
+        let digest = ModuleDigest::of(spec.wasm);
+        self.add_version_digested(org, spec, &digest)
+    }
+
+    /// [`Host::add_version`] of a module whose digest is already known (the one
+    /// hash of its bytes a load pays for).
+    fn add_version_digested(
+        &self,
+        org: &str,
+        spec: VersionSpec<'_>,
+        digest: &ModuleDigest,
+    ) -> Result<LoadedModule> {
         self.runtime
             .check_limits(&spec.limits)
             .map_err(|source| Error::Limits {
@@ -276,12 +306,12 @@ impl Host {
                 source,
             })?;
         spec.integrity
-            .check(spec.wasm)
+            .check_digest(digest)
             .map_err(|message| Error::Integrity {
                 org: org.to_owned(),
                 message,
             })?;
-        let hash = module_hash(spec.wasm);
+        let hash = digest.hex();
         let (pre, origin) = self.compiled(org, spec.wasm, &hash)?;
         let mut loaded = LoadedModule {
             org: org.to_owned(),
