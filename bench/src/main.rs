@@ -85,6 +85,31 @@ fn per_item(rounds: usize, items: usize, mut run: impl FnMut()) -> Duration {
     times[rounds / 2]
 }
 
+/// [`per_item`] for several contenders side by side: each round runs every one of
+/// them once, in turn, so a burst of load on this shared machine lands on all of
+/// them instead of on whichever was being measured at the time. Returns each one's
+/// median, in the order given.
+fn side_by_side(rounds: usize, items: usize, runs: &mut [&mut dyn FnMut()]) -> Vec<Duration> {
+    for run in runs.iter_mut() {
+        run();
+    }
+    let mut times: Vec<Vec<Duration>> = vec![Vec::with_capacity(rounds); runs.len()];
+    for _ in 0..rounds {
+        for (run, times) in runs.iter_mut().zip(&mut times) {
+            let start = Instant::now();
+            run();
+            times.push(start.elapsed() / items as u32);
+        }
+    }
+    times
+        .into_iter()
+        .map(|mut t| {
+            t.sort();
+            t[rounds / 2]
+        })
+        .collect()
+}
+
 fn micros(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
@@ -140,21 +165,32 @@ fn warm(figures: &mut Vec<Figure>) {
     let zen_opps: Vec<Value> = opportunities.iter().map(zen::opportunity).collect();
 
     let n = leads.len();
-    let ours = per_item(21, n, || {
-        for l in &leads {
-            black_box(host.decide(&c, InputRef::Qualify(l)).expect("ok"));
-        }
-    });
-    let nat = per_item(21, n, || {
-        for l in &leads {
-            black_box(native.qualify(&c, l));
-        }
-    });
-    let zen_time = per_item(11, n, || {
-        for v in &zen_leads {
-            black_box(zen::block_on(&rt, zq.evaluate(v.clone().into())).expect("zen"));
-        }
-    });
+    let inputs: Vec<InputRef<'_>> = leads.iter().map(InputRef::Qualify).collect();
+    let times = side_by_side(
+        31,
+        n,
+        &mut [
+            &mut || {
+                for l in &leads {
+                    black_box(host.decide(&c, InputRef::Qualify(l)).expect("ok"));
+                }
+            },
+            &mut || {
+                for l in &leads {
+                    black_box(native.qualify(&c, l));
+                }
+            },
+            &mut || {
+                for v in &zen_leads {
+                    black_box(zen::block_on(&rt, zq.evaluate(v.clone().into())).expect("zen"));
+                }
+            },
+            &mut || {
+                black_box(host.decide_batch(&c, &inputs).expect("ok"));
+            },
+        ],
+    );
+    let (ours, nat, zen_time, batch) = (times[0], times[1], times[2], times[3]);
     figures.push(Figure {
         measure: "warm_qualify",
         unit: "us",
@@ -177,10 +213,6 @@ fn warm(figures: &mut Vec<Figure>) {
         native: None,
         zen: None,
     });
-    let inputs: Vec<InputRef<'_>> = leads.iter().map(InputRef::Qualify).collect();
-    let batch = per_item(21, n, || {
-        black_box(host.decide_batch(&c, &inputs).expect("ok"));
-    });
     figures.push(Figure {
         measure: "batch_qualify",
         unit: "us",
@@ -190,21 +222,28 @@ fn warm(figures: &mut Vec<Figure>) {
     });
 
     let m = opportunities.len();
-    let ours = per_item(21, m, || {
-        for o in &opportunities {
-            black_box(host.decide(&c, InputRef::Forecast(o)).expect("ok"));
-        }
-    });
-    let nat = per_item(21, m, || {
-        for o in &opportunities {
-            black_box(native.forecast(&c, o));
-        }
-    });
-    let zen_time = per_item(11, m, || {
-        for v in &zen_opps {
-            black_box(zen::block_on(&rt, zf.evaluate(v.clone().into())).expect("zen"));
-        }
-    });
+    let times = side_by_side(
+        101,
+        m,
+        &mut [
+            &mut || {
+                for o in &opportunities {
+                    black_box(host.decide(&c, InputRef::Forecast(o)).expect("ok"));
+                }
+            },
+            &mut || {
+                for o in &opportunities {
+                    black_box(native.forecast(&c, o));
+                }
+            },
+            &mut || {
+                for v in &zen_opps {
+                    black_box(zen::block_on(&rt, zf.evaluate(v.clone().into())).expect("zen"));
+                }
+            },
+        ],
+    );
+    let (ours, nat, zen_time) = (times[0], times[1], times[2]);
     figures.push(Figure {
         measure: "warm_forecast",
         unit: "us",
@@ -212,20 +251,27 @@ fn warm(figures: &mut Vec<Figure>) {
         native: Some(micros(nat)),
         zen: Some(micros(zen_time)),
     });
-    let ours = per_item(21, m, || {
-        for o in &opportunities {
-            let input = InputRef::Transition {
-                opportunity: o,
-                to: "Close",
-            };
-            black_box(host.decide(&c, input).expect("ok"));
-        }
-    });
-    let nat = per_item(21, m, || {
-        for o in &opportunities {
-            black_box(native.check_transition(&c, o, "Close"));
-        }
-    });
+    let times = side_by_side(
+        201,
+        m,
+        &mut [
+            &mut || {
+                for o in &opportunities {
+                    let input = InputRef::Transition {
+                        opportunity: o,
+                        to: "Close",
+                    };
+                    black_box(host.decide(&c, input).expect("ok"));
+                }
+            },
+            &mut || {
+                for o in &opportunities {
+                    black_box(native.check_transition(&c, o, "Close"));
+                }
+            },
+        ],
+    );
+    let (ours, nat) = (times[0], times[1]);
     figures.push(Figure {
         measure: "warm_transition",
         unit: "us",
@@ -461,10 +507,24 @@ fn memory(figures: &mut Vec<Figure>) {
     });
 }
 
-/// Calls one decision in a loop for a profiler (`spin qualify|isolated|transition|forecast`).
+/// Calls one decision in a loop for a profiler (`spin
+/// qualify|isolated|transition|forecast`), or loads in a loop (`spin cold`: from
+/// the cache into fresh hosts; `spin org`: more orgs on a module already loaded).
 fn spin(what: &str) {
     if what == "cold" {
         return spin_cold();
+    }
+    if what == "org" {
+        // Another org on a module already compiled: its instance and `init` alone.
+        let host = strict_host();
+        let end = Instant::now() + Duration::from_secs(8);
+        let mut i = 0u64;
+        while Instant::now() < end {
+            i += 1;
+            host.load(&format!("org-{}", i % 500), REFERENCE_MODULE, POLICY, Limits::default())
+                .expect("load");
+        }
+        return;
     }
     let host = strict_host();
     if what == "isolated" {
