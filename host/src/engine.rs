@@ -266,6 +266,26 @@ const KEEP_RESIDENT_BYTES: usize = 2 << 20;
 /// Bytes of each freed table slot reset in place and kept resident.
 const KEEP_RESIDENT_TABLE_BYTES: usize = 64 << 10;
 
+/// Whether the kernel has the `PAGEMAP_SCAN` ioctl (Linux 6.7 and later), which
+/// lets a freed slot be reset page by page.
+fn pagemap_scan_available() -> bool {
+    cfg!(target_os = "linux")
+        && std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .is_ok_and(|release| release_at_least(&release, (6, 7)))
+}
+
+/// Whether a kernel release such as `6.18.44-generic` is at least `major.minor`.
+fn release_at_least(release: &str, (major, minor): (u32, u32)) -> bool {
+    let mut parts = release.trim().split(['.', '-']).map(|part| {
+        let digits: String = part.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse::<u32>().ok()
+    });
+    match (parts.next().flatten(), parts.next().flatten()) {
+        (Some(a), Some(b)) => (a, b) >= (major, minor),
+        _ => false,
+    }
+}
+
 fn config(pooling: Option<&EngineSettings>) -> Config {
     let mut config = Config::new();
     config.wasm_component_model(true);
@@ -290,9 +310,14 @@ fn config(pooling: Option<&EngineSettings>) -> Config {
         // (found with Linux's PAGEMAP_SCAN, 6.7 and later), and those pages stay
         // mapped: the next instance of the same module starts without page faults.
         // An isolated decision paid a third of its time in the kernel without it.
-        pool.linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
-            .table_keep_resident(KEEP_RESIDENT_TABLE_BYTES)
-            .pagemap_scan(wasmtime::Enabled::Auto);
+        // Without that scan, wasmtime would reset all the kept bytes of every
+        // freed slot with memset, which costs more than it saves: older kernels
+        // keep the default (everything given back to the kernel).
+        if pagemap_scan_available() {
+            pool.linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
+                .table_keep_resident(KEEP_RESIDENT_TABLE_BYTES)
+                .pagemap_scan(wasmtime::Enabled::Yes);
+        }
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         // Each memory reserves 4 GiB of address space (plus a guard): with a 32-bit
         // wasm address space that large, every load and store is checked by the
@@ -454,4 +479,20 @@ pub(crate) fn arm(store: &mut Store<StoreState>, limits: &Limits) -> wasmtime::R
     store.set_fuel(limits.fuel)?;
     store.set_epoch_deadline(epoch_ticks(limits));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::release_at_least;
+
+    #[test]
+    fn kernel_releases_are_compared_by_major_then_minor() {
+        assert!(release_at_least("6.7.0", (6, 7)));
+        assert!(release_at_least("6.18.44-fc-v595\n", (6, 7)));
+        assert!(release_at_least("7.0-rc1", (6, 7)));
+        assert!(!release_at_least("6.6.30-generic", (6, 7)));
+        assert!(!release_at_least("5.14.0-427.el9.x86_64", (6, 7)));
+        assert!(!release_at_least("", (6, 7)));
+        assert!(!release_at_least("six.seven", (6, 7)));
+    }
 }
