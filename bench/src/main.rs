@@ -539,8 +539,14 @@ fn spin(what: &str) {
     let c = ctx("strict");
     let leads: Vec<Lead> = (0..1000).map(data::lead).collect();
     let opportunities: Vec<Opportunity> = (0..200).map(data::opportunity).collect();
-    let end = Instant::now() + Duration::from_secs(8);
+    let start = Instant::now();
+    let end = start + Duration::from_secs(8);
+    let mut calls = 0usize;
     while Instant::now() < end {
+        calls += match what {
+            "transition" | "forecast" => opportunities.len(),
+            _ => leads.len(),
+        };
         match what {
             "transition" => opportunities.iter().for_each(|o| {
                 let input = InputRef::Transition {
@@ -557,6 +563,10 @@ fn spin(what: &str) {
             }),
         }
     }
+    println!(
+        "{calls} decisions, {:.2} us each",
+        start.elapsed().as_secs_f64() * 1e6 / calls as f64
+    );
 }
 
 /// Loads the reference module from the cache into fresh hosts in a loop, for a

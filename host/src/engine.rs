@@ -332,7 +332,10 @@ fn config(pooling: Option<&EngineSettings>) -> Config {
 
 /// What a store of one instance holds.
 pub struct StoreState {
-    wasi: WasiCtx,
+    /// Built on the module's first WASI call: most modules (the reference one
+    /// among them) import no WASI at all, and building a context was a
+    /// twentieth of an isolated decision, measured.
+    wasi: Option<WasiCtx>,
     table: ResourceTable,
     pub(crate) limits: StoreLimits,
     pub(crate) stdout: GuestOutput,
@@ -344,20 +347,8 @@ impl StoreState {
     pub(crate) fn new(limits: &Limits, random: DecisionRandom) -> StoreState {
         let stdout = GuestOutput::new(limits.log_bytes);
         let stderr = GuestOutput::new(limits.log_bytes);
-        // The monotonic clock and randomness are `crate::wasi`'s own, not the
-        // context's. Stdin is closed (every read ends at once), and sockets cannot
-        // even be created.
-        let wasi = WasiCtx::builder()
-            .wall_clock(StoppedClock)
-            .stdin(wasmtime_wasi::p2::pipe::ClosedInputStream)
-            .stdout(stdout.clone())
-            .stderr(stderr.clone())
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .build();
         StoreState {
-            wasi,
+            wasi: None,
             stdout,
             stderr,
             random,
@@ -374,11 +365,29 @@ impl StoreState {
 
 impl WasiView for StoreState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
+        let (stdout, stderr) = (&self.stdout, &self.stderr);
         WasiCtxView {
-            ctx: &mut self.wasi,
+            ctx: self.wasi.get_or_insert_with(|| wasi_ctx(stdout, stderr)),
             table: &mut self.table,
         }
     }
+}
+
+/// The WASI context a module sees: no files, no network, no environment, no
+/// arguments, a wall clock stopped at the epoch, its output into `stdout` and
+/// `stderr` (kept up to the log limit). The monotonic clock and randomness are
+/// `crate::wasi`'s own, not the context's. Stdin is closed (every read ends at
+/// once), and sockets cannot even be created.
+fn wasi_ctx(stdout: &GuestOutput, stderr: &GuestOutput) -> WasiCtx {
+    WasiCtx::builder()
+        .wall_clock(StoppedClock)
+        .stdin(wasmtime_wasi::p2::pipe::ClosedInputStream)
+        .stdout(stdout.clone())
+        .stderr(stderr.clone())
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false)
+        .build()
 }
 
 /// A clock that always reads the Unix epoch: rules get `now` from the decision

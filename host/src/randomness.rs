@@ -18,6 +18,8 @@
 use wasmtime_wasi::p2::bindings::random::{insecure, insecure_seed, random};
 
 /// The randomness of one store: its version's key and the current call's inputs.
+/// A version derives its key once and clones it into each store it makes.
+#[derive(Clone)]
 pub(crate) struct DecisionRandom {
     scope: [u8; 32],
     inputs: Vec<u8>,

@@ -3,7 +3,7 @@
 //! host lowers records and renders answers with these facts, so none of it crosses
 //! per decision.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use crm_rules_model as m;
 
@@ -66,8 +66,22 @@ pub struct OrgFacts {
     pub query: InputQuery,
     /// Custom fields the rules read, by CRM name: what `custom(i)` indices refer to.
     pub custom_fields: Vec<String>,
-    custom_index: HashMap<String, u32>,
-    stage_index: HashMap<String, u32>,
+    custom_index: FxHashMap<String, u32>,
+    stage_index: FxHashMap<String, u32>,
+    /// The first step (index into `steps`) of each field-name hash: a decision
+    /// looks up the record's filled fields here instead of comparing every
+    /// step's field with every filled one (a map of names would keep a second
+    /// copy of each name for every org resident; hashes are 8 bytes).
+    first_step_of_hash: FxHashMap<u64, u32>,
+    /// For each step, the next step whose field name has the same hash
+    /// (`u32::MAX` at the end of the chain).
+    next_step_of_hash: Vec<u32>,
+}
+
+/// The hash a step's field name is found by.
+fn field_hash(name: &str) -> u64 {
+    use std::hash::BuildHasher as _;
+    rustc_hash::FxBuildHasher.hash_one(name)
 }
 
 impl OrgFacts {
@@ -82,7 +96,7 @@ impl OrgFacts {
         query: InputQuery,
         custom_fields: Vec<String>,
     ) -> Result<OrgFacts, String> {
-        let mut stage_index = HashMap::with_capacity(stages.len());
+        let mut stage_index = FxHashMap::default();
         let mut steps = Vec::new();
         for (i, stage) in stages.iter().enumerate() {
             let at = u32::try_from(i).map_err(|_| "too many stages".to_owned())?;
@@ -95,11 +109,20 @@ impl OrgFacts {
                 required: s.required,
             }));
         }
-        let mut custom_index = HashMap::with_capacity(custom_fields.len());
+        let mut custom_index = FxHashMap::default();
         for (i, name) in custom_fields.iter().enumerate() {
             let at = u32::try_from(i).map_err(|_| "too many custom fields".to_owned())?;
             if custom_index.insert(name.clone(), at).is_some() {
                 return Err(format!("custom field `{name}` is read twice"));
+            }
+        }
+        let mut first_step_of_hash = FxHashMap::default();
+        let mut next_step_of_hash = vec![u32::MAX; steps.len()];
+        // Chained from the last step back, so each chain is in step order.
+        for (i, step) in steps.iter().enumerate().rev() {
+            let at = u32::try_from(i).map_err(|_| "too many steps".to_owned())?;
+            if let Some(next) = first_step_of_hash.insert(field_hash(&step.field), at) {
+                next_step_of_hash[i] = next;
             }
         }
         Ok(OrgFacts {
@@ -113,12 +136,32 @@ impl OrgFacts {
             custom_fields,
             custom_index,
             stage_index,
+            first_step_of_hash,
+            next_step_of_hash,
         })
     }
 
     /// The index of a stage by name.
     pub fn stage(&self, name: &str) -> Option<u32> {
         self.stage_index.get(name).copied()
+    }
+
+    /// The steps a CRM field fills (indices into `steps`), in step order.
+    pub fn steps_filled_by<'s>(&'s self, field: &'s str) -> impl Iterator<Item = u32> + 's {
+        let mut at = self
+            .first_step_of_hash
+            .get(&field_hash(field))
+            .copied()
+            .unwrap_or(u32::MAX);
+        std::iter::from_fn(move || loop {
+            let step = self.steps.get(at as usize)?;
+            let this = at;
+            at = self.next_step_of_hash[this as usize];
+            // Two names may share a hash: only this field's steps count.
+            if step.field == field {
+                return Some(this);
+            }
+        })
     }
 
     /// The index of a custom field the rules read.

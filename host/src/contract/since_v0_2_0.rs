@@ -272,18 +272,29 @@ pub fn lead(l: &m::Lead, reads: t::LeadTexts, facts: &OrgFacts) -> Lowered<t::Le
 /// Indices of the steps whose field holds a value: named in `filled`, or a custom
 /// field of the record that is filled in.
 fn steps_done(o: &m::Opportunity, facts: &OrgFacts) -> Vec<u32> {
-    facts
-        .steps
+    let mut done: Vec<u32> = o
+        .filled
         .iter()
-        .enumerate()
-        .filter(|(_, step)| {
-            o.filled.contains(&step.field)
-                || o.custom
-                    .get(&step.field)
-                    .is_some_and(m::FieldValue::is_filled)
-        })
-        .map(|(i, _)| i as u32)
-        .collect()
+        .flat_map(|field| facts.steps_filled_by(field))
+        .collect();
+    if !o.custom.is_empty() {
+        done.extend(
+            facts
+                .steps
+                .iter()
+                .zip(0u32..)
+                .filter(|(step, _)| {
+                    o.custom
+                        .get(&step.field)
+                        .is_some_and(m::FieldValue::is_filled)
+                })
+                .map(|(_, i)| i),
+        );
+    }
+    // In step order, each once (a field may be filled and custom both).
+    done.sort_unstable();
+    done.dedup();
+    done
 }
 
 /// A canonical opportunity in the contract: stage names as indices, filled step
@@ -608,4 +619,96 @@ pub(super) fn decide(
             },
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(stages: &[(&str, &[&str])]) -> OrgFacts {
+        let stages = stages
+            .iter()
+            .map(|(name, fields)| m::Stage {
+                name: (*name).to_owned(),
+                steps: fields
+                    .iter()
+                    .map(|f| m::Step {
+                        name: format!("fill {f}"),
+                        field: (*f).to_owned(),
+                        required: true,
+                    })
+                    .collect(),
+            })
+            .collect();
+        OrgFacts::new(
+            ContractVersion::V0_2_0,
+            "test".into(),
+            "1".into(),
+            stages,
+            Vec::new(),
+            InputQuery::everything(),
+            Vec::new(),
+        )
+        .expect("facts")
+    }
+
+    /// What `steps_done` computes, the slow and obvious way.
+    fn every_step_checked(o: &m::Opportunity, facts: &OrgFacts) -> Vec<u32> {
+        (0u32..)
+            .zip(&facts.steps)
+            .filter(|(_, step)| {
+                o.filled.contains(&step.field)
+                    || o.custom
+                        .get(&step.field)
+                        .is_some_and(m::FieldValue::is_filled)
+            })
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    #[test]
+    fn done_steps_are_in_step_order_each_once_from_filled_and_custom_fields() {
+        // `budget` fills a step in two stages; `owner` fills none.
+        let facts = facts(&[
+            ("Qualify", &["budget", "decisionmaker"]),
+            ("Develop", &["customerneed", "budget"]),
+            ("Propose", &["proposal"]),
+        ]);
+        let text = |t: &str| m::FieldValue::Text(t.to_owned());
+        // Each case: the filled fields, and the custom fields with their values.
+        type Case<'a> = (Vec<&'a str>, Vec<(&'a str, m::FieldValue)>);
+        let cases: Vec<Case<'_>> = vec![
+            (vec![], vec![]),
+            (vec!["proposal", "owner", "budget"], vec![]),
+            (vec!["customerneed"], vec![("proposal", text("draft sent"))]),
+            // Filled and custom both, and a custom text of blanks (not filled).
+            (
+                vec!["decisionmaker"],
+                vec![("decisionmaker", text("Ada")), ("budget", text("  "))],
+            ),
+            (
+                vec!["budget", "budget"],
+                vec![("budget", m::FieldValue::Flag(false))],
+            ),
+        ];
+        for (filled, custom) in cases {
+            let o = m::Opportunity {
+                filled: filled.iter().map(|f| (*f).to_owned()).collect(),
+                custom: custom.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+                ..m::Opportunity::default()
+            };
+            assert_eq!(
+                steps_done(&o, &facts),
+                every_step_checked(&o, &facts),
+                "filled {:?}, custom {:?}",
+                o.filled,
+                o.custom
+            );
+        }
+        let all = m::Opportunity {
+            filled: vec!["budget".into(), "decisionmaker".into()],
+            ..m::Opportunity::default()
+        };
+        assert_eq!(steps_done(&all, &facts), vec![0, 1, 3]);
+    }
 }

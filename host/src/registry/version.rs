@@ -52,6 +52,9 @@ pub(crate) struct Version {
     /// The host-wide budget of idle instances this version's count against.
     budget: Arc<WarmBudget>,
     standing: Standing,
+    /// The randomness of this version's stores, its key derived once: a fresh
+    /// store per `per_call` decision clones it.
+    random: DecisionRandom,
 }
 
 /// Names why a call stopped. The message is the cause alone (e.g. "all fuel
@@ -82,6 +85,12 @@ impl Version {
             Isolation::Reuse => vec![first],
             Isolation::PerCall => Vec::new(),
         };
+        let random = DecisionRandom::new(
+            &made.loaded.org,
+            &made.loaded.version,
+            &made.loaded.hash,
+            made.limits.memory_bytes as u64,
+        );
         let version = Arc::new(Version {
             loaded: made.loaded,
             pre: made.pre,
@@ -89,6 +98,7 @@ impl Version {
             facts: Arc::new(made.facts),
             policy: made.policy,
             limits: made.limits,
+            random,
             warm: Mutex::new(warm),
             budget,
             standing: Standing::default(),
@@ -185,13 +195,8 @@ impl Version {
     /// A fresh instance of the pre-initialised module: its memory already holds
     /// what `init` built, so nothing is called before the decision.
     fn instantiate_ready(&self, engine: &wasmtime::Engine, ready: &ModulePre) -> Result<Warm> {
-        let (org, version) = (self.loaded.org.as_str(), self.loaded.version.as_str());
-        let random = DecisionRandom::new(
-            org,
-            version,
-            &self.loaded.hash,
-            self.limits.memory_bytes as u64,
-        );
+        let org = self.loaded.org.as_str();
+        let random = self.random.clone();
         let mut store = new_store(engine, &self.limits, random);
         arm(&mut store, &self.limits).map_err(|e| classify(org, None, e))?;
         let module = ready
