@@ -79,7 +79,7 @@ impl Exports {
         }))
     }
 
-    /// Calls `export` of `instance` with `params`.
+    /// Calls `export` of `instance` with `params`; every export has one result.
     #[allow(unsafe_code)]
     fn call<P, R>(
         &self,
@@ -90,7 +90,7 @@ impl Exports {
     ) -> wasmtime::Result<R>
     where
         P: ComponentNamedList + Lower,
-        R: ComponentNamedList + Lift,
+        (R,): ComponentNamedList + Lift,
     {
         let at = export as usize;
         let index = &self.index[at];
@@ -98,17 +98,17 @@ impl Exports {
             let func = instance.get_func(&mut *store, index).ok_or_else(|| {
                 wasmtime::format_err!("the export `{}` is missing", EXPORTS[at].1)
             })?;
-            // SAFETY: `get_typed_func::<P, R>` below succeeded for this export of
+            // SAFETY: `get_typed_func::<P, (R,)>` below succeeded for this export of
             // this component (`Exports` belongs to one component), and every
             // instance of a component has its types; `export` is called from one
             // method only, always with these `P` and `R`.
-            unsafe { TypedFunc::<P, R>::new_unchecked(func) }
+            unsafe { TypedFunc::<P, (R,)>::new_unchecked(func) }
         } else {
-            let typed = instance.get_typed_func::<P, R>(&mut *store, index)?;
+            let typed = instance.get_typed_func::<P, (R,)>(&mut *store, index)?;
             self.checked[at].store(true, Ordering::Release);
             typed
         };
-        func.call(&mut *store, params)
+        func.call(&mut *store, params).map(|(result,)| result)
     }
 
     pub(crate) fn init(
@@ -118,13 +118,7 @@ impl Exports {
         org: &str,
         policy: &str,
     ) -> wasmtime::Result<Result<md::ModuleInfo, t::RuleError>> {
-        self.call::<(&str, &str), (Result<md::ModuleInfo, t::RuleError>,)>(
-            Export::Init,
-            store,
-            instance,
-            (org, policy),
-        )
-        .map(|(r,)| r)
+        self.call(Export::Init, store, instance, (org, policy))
     }
 
     pub(crate) fn qualify(
@@ -134,13 +128,7 @@ impl Exports {
         ctx: &t::Context,
         lead: &t::Lead,
     ) -> wasmtime::Result<Result<q::Qualification, t::RuleError>> {
-        self.call::<(&t::Context, &t::Lead), (Result<q::Qualification, t::RuleError>,)>(
-            Export::Qualify,
-            store,
-            instance,
-            (ctx, lead),
-        )
-        .map(|(r,)| r)
+        self.call(Export::Qualify, store, instance, (ctx, lead))
     }
 
     pub(crate) fn qualify_batch(
@@ -150,13 +138,7 @@ impl Exports {
         ctx: &t::Context,
         leads: &[t::Lead],
     ) -> wasmtime::Result<Vec<Result<q::Qualification, t::RuleError>>> {
-        self.call::<(&t::Context, &[t::Lead]), (Vec<Result<q::Qualification, t::RuleError>>,)>(
-            Export::QualifyBatch,
-            store,
-            instance,
-            (ctx, leads),
-        )
-        .map(|(r,)| r)
+        self.call(Export::QualifyBatch, store, instance, (ctx, leads))
     }
 
     pub(crate) fn convert(
@@ -166,16 +148,12 @@ impl Exports {
         ctx: &t::Context,
         request: &c::ConversionRequest,
     ) -> wasmtime::Result<Result<c::ConversionPlan, t::RuleError>> {
-        self.call::<
-            (&t::Context, &t::Lead, &[c::Candidate]),
-            (Result<c::ConversionPlan, t::RuleError>,),
-        >(
+        self.call(
             Export::Convert,
             store,
             instance,
             (ctx, &request.lead, &request.candidates),
         )
-        .map(|(r,)| r)
     }
 
     pub(crate) fn convert_batch(
@@ -185,11 +163,7 @@ impl Exports {
         ctx: &t::Context,
         requests: &[c::ConversionRequest],
     ) -> wasmtime::Result<Vec<Result<c::ConversionPlan, t::RuleError>>> {
-        self.call::<
-            (&t::Context, &[c::ConversionRequest]),
-            (Vec<Result<c::ConversionPlan, t::RuleError>>,),
-        >(Export::ConvertBatch, store, instance, (ctx, requests))
-        .map(|(r,)| r)
+        self.call(Export::ConvertBatch, store, instance, (ctx, requests))
     }
 
     pub(crate) fn check_transition(
@@ -199,16 +173,12 @@ impl Exports {
         ctx: &t::Context,
         request: &p::TransitionRequest,
     ) -> wasmtime::Result<Result<p::TransitionCheck, t::RuleError>> {
-        self.call::<
-            (&t::Context, &t::Opportunity, u32),
-            (Result<p::TransitionCheck, t::RuleError>,),
-        >(
+        self.call(
             Export::CheckTransition,
             store,
             instance,
             (ctx, &request.opportunity, request.to_stage),
         )
-        .map(|(r,)| r)
     }
 
     pub(crate) fn check_transition_batch(
@@ -218,11 +188,12 @@ impl Exports {
         ctx: &t::Context,
         requests: &[p::TransitionRequest],
     ) -> wasmtime::Result<Vec<Result<p::TransitionCheck, t::RuleError>>> {
-        self.call::<
-            (&t::Context, &[p::TransitionRequest]),
-            (Vec<Result<p::TransitionCheck, t::RuleError>>,),
-        >(Export::CheckTransitionBatch, store, instance, (ctx, requests))
-        .map(|(r,)| r)
+        self.call(
+            Export::CheckTransitionBatch,
+            store,
+            instance,
+            (ctx, requests),
+        )
     }
 
     pub(crate) fn forecast(
@@ -232,13 +203,7 @@ impl Exports {
         ctx: &t::Context,
         opportunity: &t::Opportunity,
     ) -> wasmtime::Result<Result<f::WinForecast, t::RuleError>> {
-        self.call::<(&t::Context, &t::Opportunity), (Result<f::WinForecast, t::RuleError>,)>(
-            Export::Forecast,
-            store,
-            instance,
-            (ctx, opportunity),
-        )
-        .map(|(r,)| r)
+        self.call(Export::Forecast, store, instance, (ctx, opportunity))
     }
 
     pub(crate) fn forecast_batch(
@@ -248,12 +213,6 @@ impl Exports {
         ctx: &t::Context,
         opportunities: &[t::Opportunity],
     ) -> wasmtime::Result<Vec<Result<f::WinForecast, t::RuleError>>> {
-        self.call::<(&t::Context, &[t::Opportunity]), (Vec<Result<f::WinForecast, t::RuleError>>,)>(
-            Export::ForecastBatch,
-            store,
-            instance,
-            (ctx, opportunities),
-        )
-        .map(|(r,)| r)
+        self.call(Export::ForecastBatch, store, instance, (ctx, opportunities))
     }
 }

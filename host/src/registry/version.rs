@@ -57,6 +57,16 @@ pub(crate) struct Version {
     random: DecisionRandom,
 }
 
+/// The `wasi:random` of a version's stores: keyed by org, version and module.
+fn randomness_of(loaded: &LoadedModule, limits: &Limits) -> DecisionRandom {
+    DecisionRandom::new(
+        &loaded.org,
+        &loaded.version,
+        &loaded.hash,
+        limits.memory_bytes as u64,
+    )
+}
+
 /// Names why a call stopped. The message is the cause alone (e.g. "all fuel
 /// consumed by WebAssembly"); the module's wasm backtrace goes to the debug log.
 pub(crate) fn classify(org: &str, record: Option<&str>, err: wasmtime::Error) -> Error {
@@ -85,12 +95,7 @@ impl Version {
             Isolation::Reuse => vec![first],
             Isolation::PerCall => Vec::new(),
         };
-        let random = DecisionRandom::new(
-            &made.loaded.org,
-            &made.loaded.version,
-            &made.loaded.hash,
-            made.limits.memory_bytes as u64,
-        );
+        let random = randomness_of(&made.loaded, &made.limits);
         let version = Arc::new(Version {
             loaded: made.loaded,
             pre: made.pre,
@@ -141,8 +146,7 @@ impl Version {
         limits: &Limits,
     ) -> Result<(Warm, OrgFacts)> {
         let (org, version) = (loaded.org.as_str(), loaded.version.as_str());
-        let random = DecisionRandom::new(org, version, &loaded.hash, limits.memory_bytes as u64);
-        let mut store = new_store(engine, limits, random);
+        let mut store = new_store(engine, limits, randomness_of(loaded, limits));
         store.data_mut().random.start_call("init", &[]);
         arm(&mut store, limits).map_err(|e| classify(org, None, e))?;
         let outcome = pre
