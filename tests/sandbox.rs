@@ -695,3 +695,36 @@ fn the_program_signs_modules_and_an_org_refuses_a_tampered_signature() {
         text(&refused.stderr)
     );
 }
+
+/// `perf` reads `/tmp/perf-<pid>.map` to name code it cannot find in a file: with
+/// `perf_map` on, a profile of the host shows the module's own functions.
+#[cfg(target_os = "linux")]
+#[test]
+fn with_a_perf_map_a_profiler_sees_the_modules_functions_by_name() {
+    let map = std::path::PathBuf::from(format!("/tmp/perf-{}.map", std::process::id()));
+    // Not one left by an earlier process with the same id.
+    let _ = std::fs::remove_file(&map);
+    let host = Host::with_settings(&EngineSettings {
+        perf_map: true,
+        ..EngineSettings::default()
+    })
+    .expect("host");
+    host.load(
+        "strict",
+        REFERENCE_MODULE,
+        &policy("strict"),
+        Limits::default(),
+    )
+    .expect("org");
+    host.qualify(&ctx("strict"), &lead("L-1")).expect("decided");
+    let names = std::fs::read_to_string(&map).expect("the engine wrote a perf map");
+    let _ = std::fs::remove_file(&map);
+    // Lines are `START SIZE NAME`; the reference rules' qualify is among them.
+    assert!(
+        names
+            .lines()
+            .any(|line| line.contains("Reference") && line.contains("qualify")),
+        "no line names the module's qualify in {} lines",
+        names.lines().count()
+    );
+}

@@ -115,7 +115,11 @@ fn micros(d: Duration) -> f64 {
 }
 
 fn strict_host() -> Host {
-    let host = Host::new().expect("engine");
+    strict_host_with(&EngineSettings::default())
+}
+
+fn strict_host_with(settings: &EngineSettings) -> Host {
+    let host = Host::with_settings(settings).expect("engine");
     host.load("strict", REFERENCE_MODULE, POLICY, Limits::default())
         .expect("load");
     host
@@ -306,7 +310,10 @@ fn isolated(figures: &mut Vec<Figure>) {
     times.sort();
     let pct = |p: usize| times[times.len() * p / 100];
     println!(
-        "qualify, fresh instance: p90 {:.1} us, p99 {:.1} us ({} calls)",
+        "qualify, fresh instance: p10 {:.1} us, p25 {:.1} us, p75 {:.1} us, p90 {:.1} us, p99 {:.1} us ({} calls)",
+        micros(pct(10)),
+        micros(pct(25)),
+        micros(pct(75)),
         micros(pct(90)),
         micros(pct(99)),
         times.len()
@@ -510,13 +517,18 @@ fn memory(figures: &mut Vec<Figure>) {
 /// Calls one decision in a loop for a profiler (`spin
 /// qualify|isolated|transition|forecast`), or loads in a loop (`spin cold`: from
 /// the cache into fresh hosts; `spin org`: more orgs on a module already loaded).
-fn spin(what: &str) {
+/// With `perf_map`, `perf` names the module's functions.
+fn spin(what: &str, perf_map: bool) {
     if what == "cold" {
         return spin_cold();
     }
+    let settings = EngineSettings {
+        perf_map,
+        ..EngineSettings::default()
+    };
     if what == "org" {
         // Another org on a module already compiled: its instance and `init` alone.
-        let host = strict_host();
+        let host = strict_host_with(&settings);
         let end = Instant::now() + Duration::from_secs(8);
         let mut i = 0u64;
         while Instant::now() < end {
@@ -526,7 +538,7 @@ fn spin(what: &str) {
         }
         return;
     }
-    let host = strict_host();
+    let host = strict_host_with(&settings);
     if what == "isolated" {
         // Fresh instances from the snapshot, as `isolated` measures them.
         let limits = Limits {
@@ -569,6 +581,89 @@ fn spin(what: &str) {
     );
 }
 
+/// Two builds of a module side by side in one process (`ab A.wasm B.wasm
+/// [--policy PATH]`, the strict example's policy by default): every round runs A,
+/// then B, so the machine's fast and slow phases land on both. For a change
+/// inside a module (its allocator, its rules, its build flags), whose effect is
+/// smaller than the swings between two runs.
+fn compare_modules(a: &str, b: &str, policy: Option<&str>) {
+    let read = |path: &str| {
+        std::fs::read(path).unwrap_or_else(|e| panic!("cannot read `{path}`: {e}"))
+    };
+    let (module_a, module_b) = (read(a), read(b));
+    let policy = match policy {
+        Some(path) => String::from_utf8(read(path))
+            .unwrap_or_else(|e| panic!("the policy `{path}` is not UTF-8: {e}")),
+        None => POLICY.to_owned(),
+    };
+    let host = Host::new().expect("engine");
+    let isolated = Limits {
+        isolation: Isolation::PerCall,
+        ..Limits::default()
+    };
+    for (org, module, limits) in [
+        ("a", &module_a, Limits::default()),
+        ("b", &module_b, Limits::default()),
+        ("a-isolated", &module_a, isolated.clone()),
+        ("b-isolated", &module_b, isolated),
+    ] {
+        host.load(org, module, &policy, limits)
+            .unwrap_or_else(|e| panic!("cannot load the module as org `{org}`: {e}"));
+    }
+    let leads: Vec<Lead> = (0..1000).map(data::lead).collect();
+    let opportunities: Vec<Opportunity> = (0..200).map(data::opportunity).collect();
+    let inputs: Vec<InputRef<'_>> = leads.iter().map(InputRef::Qualify).collect();
+    let (ca, cb) = (ctx("a"), ctx("b"));
+    let (ia, ib) = (ctx("a-isolated"), ctx("b-isolated"));
+    let transitions: Vec<InputRef<'_>> = opportunities
+        .iter()
+        .map(|o| InputRef::Transition {
+            opportunity: o,
+            to: "Close",
+        })
+        .collect();
+    let forecasts: Vec<InputRef<'_>> = opportunities.iter().map(InputRef::Forecast).collect();
+    // What to measure: name, the orgs A and B run as, the records, rounds, and
+    // whether the records go in one batch call.
+    let cases = [
+        ("qualify", [&ca, &cb], &inputs[..], 31, false),
+        ("batch", [&ca, &cb], &inputs[..], 31, true),
+        ("forecast", [&ca, &cb], &forecasts[..], 101, false),
+        ("transition", [&ca, &cb], &transitions[..], 101, false),
+        ("isolated", [&ia, &ib], &inputs[..200], 11, false),
+    ];
+    // A kind the policy cannot decide on the bench's records (other stage names,
+    // say) is skipped, saying why, instead of timing its errors.
+    let decides = |case: &(&str, [&crm_rules::model::Context; 2], &[InputRef<'_>], usize, bool)| {
+        let (_, orgs, records, _, _) = case;
+        orgs.iter()
+            .try_for_each(|c| host.decide(c, records[0]).map(drop))
+            .map_err(|e| e.to_string())
+    };
+    for _ in 0..3 {
+        for case in &cases {
+            let (what, [a, b], records, rounds, batch) = case;
+            if let Err(e) = decides(case) {
+                println!("{what:<12} skipped: {e}");
+                continue;
+            }
+            let run = |c: &crm_rules::model::Context| {
+                if *batch {
+                    drop(black_box(host.decide_batch(c, records)));
+                } else {
+                    for input in *records {
+                        drop(black_box(host.decide(c, *input)));
+                    }
+                }
+            };
+            let times =
+                side_by_side(*rounds, records.len(), &mut [&mut || run(a), &mut || run(b)]);
+            let (ta, tb) = (micros(times[0]), micros(times[1]));
+            println!("{what:<12} A {ta:>8.3} us   B {tb:>8.3} us   B/A {:.3}", tb / ta);
+        }
+    }
+}
+
 /// Loads the reference module from the cache into fresh hosts in a loop, for a
 /// profiler (`spin cold`): what `precompiled_load` measures.
 fn spin_cold() {
@@ -598,18 +693,34 @@ fn spin_cold() {
 
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("spin") {
-        spin(args.get(1).map_or("qualify", String::as_str));
+    let flag = |args: &mut Vec<String>, name: &str| {
+        let at = args.iter().position(|a| a == name)?;
+        args.remove(at);
+        Some(())
+    };
+    let value = |args: &mut Vec<String>, name: &str| {
+        let at = args.iter().position(|a| a == name)?;
+        let value = args.get(at + 1).cloned();
+        let Some(value) = value else {
+            panic!("{name} takes a path");
+        };
+        args.drain(at..at + 2);
+        Some(value)
+    };
+    if args.first().map(String::as_str) == Some("ab") {
+        let policy = value(&mut args, "--policy");
+        let [Some(a), Some(b)] = [1, 2].map(|i| args.get(i).cloned()) else {
+            panic!("usage: crm-rules-bench ab A.wasm B.wasm [--policy PATH]");
+        };
+        compare_modules(&a, &b, policy.as_deref());
         return;
     }
-    let json_path = args
-        .iter()
-        .position(|a| a == "--json")
-        .map(|i| {
-            let path = args.get(i + 1).cloned().expect("--json takes a path");
-            args.drain(i..i + 2);
-            path
-        });
+    if args.first().map(String::as_str) == Some("spin") {
+        let perf_map = flag(&mut args, "--perf-map").is_some();
+        spin(args.get(1).map_or("qualify", String::as_str), perf_map);
+        return;
+    }
+    let json_path = value(&mut args, "--json");
     let wants = |s: &str| args.is_empty() || args.iter().any(|a| a == s);
     let mut figures = Vec::new();
     if wants("warm") {

@@ -100,6 +100,11 @@ pub struct EngineSettings {
     /// folder (created on first use, mode 0600); `None` for
     /// [`crate::cache::default_key_file`].
     pub cache_key: Option<std::path::PathBuf>,
+    /// Name each module's compiled functions for `perf` (Linux): the engine
+    /// writes `/tmp/perf-<pid>.map` as it loads code, so a profile shows
+    /// `guest_rules::reference::Reference::qualify` instead of an address.
+    /// For profiling a module; off by default.
+    pub perf_map: bool,
 }
 
 impl EngineSettings {
@@ -125,6 +130,7 @@ impl Default for EngineSettings {
             max_memory_bytes: 64 << 20,
             cache_dir: None,
             cache_key: None,
+            perf_map: false,
         }
     }
 }
@@ -197,8 +203,9 @@ impl Runtime {
     /// linker where WASI is present but grants nothing.
     pub fn new(settings: &EngineSettings) -> wasmtime::Result<Runtime> {
         let engine = match settings.pooling {
-            true => Engine::new(&config(Some(settings))).or_else(|_| Engine::new(&config(None)))?,
-            false => Engine::new(&config(None))?,
+            true => Engine::new(&config(settings, true))
+                .or_else(|_| Engine::new(&config(settings, false)))?,
+            false => Engine::new(&config(settings, false))?,
         };
         let mut linker = Linker::new(&engine);
         // Modules built for wasm32-wasip2 with std import WASI. It is linked, but
@@ -286,16 +293,20 @@ fn release_at_least(release: &str, (major, minor): (u32, u32)) -> bool {
     }
 }
 
-fn config(pooling: Option<&EngineSettings>) -> Config {
+/// The engine's configuration; `pooling` asks for the pooling allocator.
+fn config(settings: &EngineSettings, pooling: bool) -> Config {
     let mut config = Config::new();
     config.wasm_component_model(true);
     config.consume_fuel(true);
+    if settings.perf_map {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     config.epoch_interruption(true);
     // Deep recursion in a module ends in a trap, not in a host stack overflow.
     config.max_wasm_stack(1 << 20);
     config.generate_address_map(false);
     config.native_unwind_info(false);
-    if let Some(settings) = pooling {
+    if pooling {
         let mut pool = PoolingAllocationConfig::default();
         pool.total_component_instances(settings.max_instances)
             .total_core_instances(settings.max_instances.saturating_mul(8))
