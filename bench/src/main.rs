@@ -634,19 +634,20 @@ fn compare_modules(a: &str, b: &str, policy: Option<&str>) {
     ];
     // A kind the policy cannot decide on the bench's records (other stage names,
     // say) is skipped, saying why, instead of timing its errors.
-    let decides = |case: &(&str, [&crm_rules::model::Context; 2], &[InputRef<'_>], usize, bool)| {
-        let (_, orgs, records, _, _) = case;
-        orgs.iter()
-            .try_for_each(|c| host.decide(c, records[0]).map(drop))
-            .map_err(|e| e.to_string())
-    };
-    for _ in 0..3 {
-        for case in &cases {
-            let (what, [a, b], records, rounds, batch) = case;
-            if let Err(e) = decides(case) {
-                println!("{what:<12} skipped: {e}");
-                continue;
+    let cases: Vec<_> = cases
+        .into_iter()
+        .filter(|(what, orgs, records, _, _)| {
+            match orgs.iter().try_for_each(|c| host.decide(c, records[0]).map(drop)) {
+                Ok(()) => true,
+                Err(e) => {
+                    println!("{what:<12} skipped: {e}");
+                    false
+                }
             }
+        })
+        .collect();
+    for _ in 0..3 {
+        for (what, [a, b], records, rounds, batch) in &cases {
             let run = |c: &crm_rules::model::Context| {
                 if *batch {
                     drop(black_box(host.decide_batch(c, records)));
@@ -694,16 +695,12 @@ fn spin_cold() {
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let flag = |args: &mut Vec<String>, name: &str| {
-        let at = args.iter().position(|a| a == name)?;
-        args.remove(at);
-        Some(())
+        let at = args.iter().position(|a| a == name);
+        at.map(|at| args.remove(at)).is_some()
     };
     let value = |args: &mut Vec<String>, name: &str| {
         let at = args.iter().position(|a| a == name)?;
-        let value = args.get(at + 1).cloned();
-        let Some(value) = value else {
-            panic!("{name} takes a path");
-        };
+        let value = args.get(at + 1).cloned().unwrap_or_else(|| panic!("{name} takes a path"));
         args.drain(at..at + 2);
         Some(value)
     };
@@ -716,7 +713,7 @@ fn main() {
         return;
     }
     if args.first().map(String::as_str) == Some("spin") {
-        let perf_map = flag(&mut args, "--perf-map").is_some();
+        let perf_map = flag(&mut args, "--perf-map");
         spin(args.get(1).map_or("qualify", String::as_str), perf_map);
         return;
     }
