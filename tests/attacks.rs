@@ -5,15 +5,17 @@
 
 use std::time::{Duration, Instant};
 
-use crm_rules::model::{Context, Lead};
+use crm_rules::model::Lead;
 use crm_rules::{Error, Host, Isolation, Limits, TrapKind};
 
 use support::text;
 
+use support::{ctx, web_lead};
+
 #[path = "support.rs"]
 mod support;
 
-const ATTACK: &[u8] = include_bytes!(env!("CRM_RULES_ATTACK_WASM"));
+use crm_rules_test_modules::ATTACK;
 
 /// The deadline of every call in these tests; a blocked call used to outlive it.
 const DEADLINE: Duration = Duration::from_millis(2_000);
@@ -29,19 +31,6 @@ fn limits(isolation: Isolation) -> Limits {
         isolation,
         ..Limits::default()
     }
-}
-
-fn ctx(org: &str) -> Context {
-    Context {
-        org_id: org.to_owned(),
-        now: "2026-11-25T09:00:00Z".parse().expect("instant"),
-        user: None,
-        team: None,
-    }
-}
-
-fn lead(id: &str) -> Lead {
-    serde_json::from_value(serde_json::json!({"id": id, "source": "web_form"})).expect("lead")
 }
 
 fn attack_host(isolation: Isolation) -> Host {
@@ -80,7 +69,7 @@ fn assert_stopped_for_waiting<T: std::fmt::Debug>(what: &str, result: crm_rules:
 }
 
 fn reason(host: &Host, org: &str, id: &str) -> String {
-    let lead = lead(id);
+    let lead = web_lead(id);
     let decided = host.qualify(&ctx(org), &lead).expect("decides");
     rendered_reasons(&decided, &lead).join("; ")
 }
@@ -101,7 +90,7 @@ fn a_module_that_sleeps_or_waits_on_a_timer_that_never_fires_is_stopped_within_i
         let host = attack_host(isolation);
         for attack in ["sleep", "never", "block"] {
             let what = format!("{attack} ({isolation:?})");
-            let result = within_deadline(&what, || host.qualify(&ctx("attack"), &lead(attack)));
+            let result = within_deadline(&what, || host.qualify(&ctx("attack"), &web_lead(attack)));
             assert_stopped_for_waiting(&what, result);
             // Only that decision failed: the org keeps answering.
             assert_eq!(reason(&host, "attack", "L-1"), "ok L-1", "after {what}");
@@ -123,7 +112,7 @@ fn a_module_that_reads_stdin_gets_its_end_at_once() {
             ("stdin-raw", "stdin-raw: Err(StreamError::Closed), poll [0]"),
         ] {
             let what = format!("{attack} ({isolation:?})");
-            let result = within_deadline(&what, || host.qualify(&ctx("attack"), &lead(attack)));
+            let result = within_deadline(&what, || host.qualify(&ctx("attack"), &web_lead(attack)));
             match result {
                 Err(Error::Rule { error, .. }) => assert_eq!(error.message, expected, "{what}"),
                 other => panic!("{what}: expected the module's report, got {other:?}"),
@@ -154,7 +143,7 @@ fn a_module_that_blocks_in_init_is_refused_within_its_deadline() {
 fn a_blocking_lead_in_a_batch_fails_that_call_and_the_host_keeps_serving() {
     for isolation in BOTH_MODES {
         let host = attack_host(isolation);
-        let leads = [lead("L-1"), lead("never"), lead("L-3")];
+        let leads = [web_lead("L-1"), web_lead("never"), web_lead("L-3")];
         let what = format!("batch ({isolation:?})");
         // The batch stops as a whole; its records are then decided one by one, so
         // only the blocking one fails.
@@ -167,7 +156,7 @@ fn a_blocking_lead_in_a_batch_fails_that_call_and_the_host_keeps_serving() {
         let mut answers = answers;
         let blocked = answers.remove(1).map(|_| ());
         assert_stopped_for_waiting(&what, blocked);
-        let leads = [lead("L-1"), lead("L-3")];
+        let leads = [web_lead("L-1"), web_lead("L-3")];
         let answers = host
             .qualify_batch(&ctx("attack"), &leads)
             .expect("a batch without the attack");
@@ -249,7 +238,7 @@ fn a_module_reading_randomness_gets_the_same_bytes_for_the_same_record_in_every_
     );
     // A batch is seeded by its records, in order.
     let batch = |host: &Host| -> Vec<String> {
-        let leads = [lead("random-1"), lead("random-2")];
+        let leads = [web_lead("random-1"), web_lead("random-2")];
         host.qualify_batch(&ctx("attack"), &leads)
             .expect("batch")
             .into_iter()

@@ -6,35 +6,24 @@
 
 use std::path::Path;
 
-use crm_rules::model::{Candidate, Context, Lead, Opportunity, RecordKind};
+use crm_rules::model::{Candidate, Opportunity, RecordKind};
 use crm_rules::{Error, Host, Limits, TrapKind};
 
 use support::{cli, text};
 
+use support::{ctx, web_lead};
+
 #[path = "support.rs"]
 mod support;
 
-const ATTACK: &[u8] = include_bytes!(env!("CRM_RULES_ATTACK_WASM"));
-const CONTRACT_ATTACK: &[u8] = include_bytes!(env!("CRM_RULES_CONTRACT_ATTACK_WASM"));
-
-fn ctx(org: &str) -> Context {
-    Context {
-        org_id: org.to_owned(),
-        now: "2026-11-25T09:00:00Z".parse().expect("instant"),
-        user: None,
-        team: None,
-    }
-}
+use crm_rules_test_modules::ATTACK;
+use crm_rules_test_modules::CONTRACT_ATTACK;
 
 fn host(module: &[u8]) -> Host {
     let host = Host::new().expect("host");
     host.load("attack", module, "{}", Limits::default())
         .expect("the attack module loads with a harmless policy");
     host
-}
-
-fn lead(id: &str) -> Lead {
-    serde_json::from_value(serde_json::json!({"id": id, "source": "web_form"})).expect("lead")
 }
 
 fn opportunity(id: &str) -> Opportunity {
@@ -68,14 +57,14 @@ fn bad_output<T: std::fmt::Debug>(what: &str, result: crm_rules::Result<T>) -> S
 fn scores_outside_0_to_100_are_refused_as_bad_output_naming_the_score() {
     let host = host(ATTACK);
     for (id, shown) in [("score-200", "200"), ("score-max", "4294967295")] {
-        let message = bad_output(id, host.qualify(&ctx("attack"), &lead(id)));
+        let message = bad_output(id, host.qualify(&ctx("attack"), &web_lead(id)));
         assert!(
             message.starts_with("score:") && message.contains(shown),
             "{id}: {message}"
         );
     }
     // In a batch, the bad answer costs only its own record.
-    let leads = [lead("score-200"), lead("fine")];
+    let leads = [web_lead("score-200"), web_lead("fine")];
     let answers = host
         .qualify_batch(&ctx("attack"), &leads)
         .expect("the batch runs");
@@ -115,7 +104,10 @@ fn conversion_links_to_ids_that_were_not_candidates_are_refused_naming_the_recor
         ("link-traversal", "contact:"),
         ("link-huge", "opportunity:"),
     ] {
-        let message = bad_output(id, host.convert(&ctx("attack"), &lead(id), &candidates()));
+        let message = bad_output(
+            id,
+            host.convert(&ctx("attack"), &web_lead(id), &candidates()),
+        );
         assert!(
             message.starts_with(field) && message.contains("not among the candidates"),
             "{id}: {message}"
@@ -128,7 +120,7 @@ fn conversion_links_to_ids_that_were_not_candidates_are_refused_naming_the_recor
         );
     }
     assert!(host
-        .convert(&ctx("attack"), &lead("fine"), &candidates())
+        .convert(&ctx("attack"), &web_lead("fine"), &candidates())
         .is_ok());
 }
 
@@ -137,8 +129,8 @@ fn out_of_range_indices_and_missing_template_arguments_in_0_2_0_answers_are_refu
 ) {
     let host = host(CONTRACT_ATTACK);
     let c = ctx("attack");
-    let qualify = |id: &str| bad_output(id, host.qualify(&c, &lead(id)));
-    let convert = |id: &str| bad_output(id, host.convert(&c, &lead(id), &candidates()));
+    let qualify = |id: &str| bad_output(id, host.qualify(&c, &web_lead(id)));
+    let convert = |id: &str| bad_output(id, host.convert(&c, &web_lead(id), &candidates()));
     let cases = [
         (
             qualify("template-out-of-range"),
@@ -192,8 +184,8 @@ fn out_of_range_indices_and_missing_template_arguments_in_0_2_0_answers_are_refu
         assert!(message.starts_with(expected), "{message}");
     }
     // The same module inside the contract is answered.
-    assert!(host.qualify(&c, &lead("fine")).is_ok());
-    assert!(host.convert(&c, &lead("fine"), &candidates()).is_ok());
+    assert!(host.qualify(&c, &web_lead("fine")).is_ok());
+    assert!(host.convert(&c, &web_lead("fine"), &candidates()).is_ok());
     assert!(host
         .check_transition(&c, &opportunity("fine"), "Qualify")
         .is_ok());
@@ -203,7 +195,7 @@ fn out_of_range_indices_and_missing_template_arguments_in_0_2_0_answers_are_refu
 #[test]
 fn a_20_mb_rule_error_message_is_refused_as_output_too_large() {
     let host = host(ATTACK);
-    match host.qualify(&ctx("attack"), &lead("huge-error")) {
+    match host.qualify(&ctx("attack"), &web_lead("huge-error")) {
         Err(Error::Trap {
             kind: TrapKind::OutputTooLarge,
             message,

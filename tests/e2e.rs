@@ -6,28 +6,17 @@ use std::sync::Arc;
 
 use crm_rules::fixtures::run_org;
 use crm_rules::latest::Outcome;
-use crm_rules::model::{Context, Lead};
+use crm_rules::model::Lead;
 use crm_rules::{Error, Host, Limits};
 use support::{cli, root, text};
+
+use support::{ctx, example_policy};
 
 #[path = "support.rs"]
 mod support;
 
 fn examples() -> PathBuf {
     root().join("examples")
-}
-
-fn ctx(org: &str) -> Context {
-    Context {
-        org_id: org.to_owned(),
-        now: "2026-11-25T09:00:00Z".parse().expect("a valid instant"),
-        user: None,
-        team: None,
-    }
-}
-
-fn policy(org: &str) -> String {
-    std::fs::read_to_string(examples().join(org).join("policy.json")).expect("example policy")
 }
 
 /// A copy of an example org folder in a fresh temporary folder.
@@ -114,9 +103,14 @@ fn same_input_gives_byte_identical_output() {
 fn strict_and_loose_orgs_decide_the_same_lead_differently() {
     let host = Host::new().expect("host");
     let module = crm_rules::REFERENCE_MODULE;
-    host.load("strict", module, &policy("strict"), Limits::default())
-        .expect("strict loads");
-    host.load("loose", module, &policy("loose"), Limits::default())
+    host.load(
+        "strict",
+        module,
+        &example_policy("strict"),
+        Limits::default(),
+    )
+    .expect("strict loads");
+    host.load("loose", module, &example_policy("loose"), Limits::default())
         .expect("loose loads");
     let lead: Lead = serde_json::from_str(
         r#"{"id": "L-4", "email": "ana@silva-foods.example", "source": "web_form", "engagement": "inquiry"}"#,
@@ -288,7 +282,7 @@ fn batch_and_single_calls_agree() {
     host.load(
         "strict",
         crm_rules::REFERENCE_MODULE,
-        &policy("strict"),
+        &example_policy("strict"),
         Limits::default(),
     )
     .expect("loads");
@@ -324,7 +318,7 @@ fn several_orgs_from_several_threads_get_their_own_answers() {
         host.load(
             org,
             crm_rules::REFERENCE_MODULE,
-            &policy(org),
+            &example_policy(org),
             Limits::default(),
         )
         .expect("loads");
@@ -402,5 +396,26 @@ fn a_module_name_that_is_not_a_crate_name_is_refused() {
         text(&out.stderr).contains("lowercase"),
         "{}",
         text(&out.stderr)
+    );
+}
+
+/// The acme org ships its module as a consultant would, committed beside its policy;
+/// it must be what `examples/acme-rules` builds to now, or its fixtures test an old
+/// module. `CRM_RULES_BLESS=1` writes the fresh build over the committed one.
+#[test]
+fn the_committed_acme_module_is_what_its_crate_builds_to() {
+    let committed = examples().join("acme/acme_rules.wasm");
+    let built = crm_rules_test_modules::ACME;
+    if std::env::var_os("CRM_RULES_BLESS").is_some() {
+        std::fs::write(&committed, built).expect("write the acme module");
+    }
+    let on_disk = std::fs::read(&committed).expect("the committed acme module");
+    assert!(
+        on_disk == built,
+        "examples/acme/acme_rules.wasm ({} bytes) is not what examples/acme-rules builds to \
+         ({} bytes): run `CRM_RULES_BLESS=1 cargo test --release --test e2e committed_acme` \
+         and commit it",
+        on_disk.len(),
+        built.len()
     );
 }

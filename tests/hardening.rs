@@ -140,7 +140,7 @@ fn an_org_asking_for_more_memory_than_the_engine_allows_is_refused_not_capped() 
         .expect("a limit at the ceiling loads");
 }
 
-const ACME: &[u8] = include_bytes!(env!("CRM_RULES_ACME_WASM"));
+use crm_rules_test_modules::ACME;
 
 /// A cache in `dir/cache`, keyed by `dir/keys/cache.key`.
 fn cache_settings(dir: &Path) -> crm_rules::EngineSettings {

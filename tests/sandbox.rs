@@ -10,42 +10,20 @@ use std::time::{Duration, Instant};
 
 use crm_rules::cache::Origin;
 use crm_rules::latest::Qualification;
-use crm_rules::model::{Context, Lead};
+use crm_rules::model::Lead;
 use crm_rules::{
     EngineSettings, Error, Host, Integrity, Isolation, Limits, TrapKind, VersionSpec,
     REFERENCE_MODULE,
 };
 
-use support::{capture_log, log_lines, root, text};
+use support::{capture_log, log_lines, text};
+
+use support::{ctx, example_policy, qualified_lead};
 
 #[path = "support.rs"]
 mod support;
 
-const HOSTILE: &[u8] = include_bytes!(env!("CRM_RULES_HOSTILE_WASM"));
-
-fn policy(org: &str) -> String {
-    std::fs::read_to_string(root().join("examples").join(org).join("policy.json"))
-        .expect("example policy")
-}
-
-fn ctx(org: &str) -> Context {
-    Context {
-        org_id: org.to_owned(),
-        now: "2026-11-25T09:00:00Z".parse().expect("instant"),
-        user: None,
-        team: None,
-    }
-}
-
-fn lead(id: &str) -> Lead {
-    serde_json::from_value(serde_json::json!({
-        "id": id, "contact_name": "Robin Meyer", "email": "robin@northwind.example",
-        "company": "Northwind", "source": "web_form", "engagement": "evaluation",
-        "budget_status": "can_buy", "decision_maker_known": true, "need": "must_have",
-        "timeframe": "this_quarter"
-    }))
-    .expect("lead")
-}
+use crm_rules_test_modules::HOSTILE;
 
 /// Adds the reference module with an example org's policy as a version of `org`.
 fn add_example_version(host: &Host, org: &str, label: &str, example: &str) {
@@ -54,7 +32,7 @@ fn add_example_version(host: &Host, org: &str, label: &str, example: &str) {
         VersionSpec {
             version: label.to_owned(),
             wasm: REFERENCE_MODULE,
-            policy: &policy(example),
+            policy: &example_policy(example),
             limits: Limits::default(),
             integrity: Integrity::default(),
         },
@@ -91,13 +69,21 @@ fn each_hostile_case_ends_in_a_typed_error_and_the_good_org_keeps_working() {
     host.load(
         "good",
         REFERENCE_MODULE,
-        &policy("strict"),
+        &example_policy("strict"),
         Limits::default(),
     )
     .expect("good org");
-    host.load("hostile", HOSTILE, &policy("strict"), hostile_limits())
-        .expect("hostile org");
-    let expected: Qualification = host.qualify(&ctx("good"), &lead("L-1")).expect("ok").value;
+    host.load(
+        "hostile",
+        HOSTILE,
+        &example_policy("strict"),
+        hostile_limits(),
+    )
+    .expect("hostile org");
+    let expected: Qualification = host
+        .qualify(&ctx("good"), &qualified_lead("L-1"))
+        .expect("ok")
+        .value;
     let cases = [
         ("loop", TrapKind::OutOfFuel),
         ("recurse", TrapKind::Trap),
@@ -108,7 +94,7 @@ fn each_hostile_case_ends_in_a_typed_error_and_the_good_org_keeps_working() {
     ];
     for (case, kind) in cases {
         let start = Instant::now();
-        let result = host.qualify(&ctx("hostile"), &lead(case));
+        let result = host.qualify(&ctx("hostile"), &qualified_lead(case));
         // Termination, not speed: every case must end, well within its limits.
         assert!(start.elapsed() < Duration::from_secs(30), "{case} ran on");
         let got = trap_kind(result);
@@ -118,11 +104,11 @@ fn each_hostile_case_ends_in_a_typed_error_and_the_good_org_keeps_working() {
             "{case}: {got:?}, expected {kind:?}"
         );
         let good = host
-            .qualify(&ctx("good"), &lead("L-1"))
+            .qualify(&ctx("good"), &qualified_lead("L-1"))
             .expect("good org answers");
         assert_eq!(good.value, expected, "after {case}");
         // The hostile org itself still serves its well-formed leads.
-        host.qualify(&ctx("hostile"), &lead("L-2"))
+        host.qualify(&ctx("hostile"), &qualified_lead("L-2"))
             .unwrap_or_else(|e| panic!("hostile org after {case}: {e}"));
     }
 }
@@ -135,10 +121,10 @@ fn the_wall_clock_deadline_stops_what_fuel_would_not() {
         deadline_ms: 200,
         ..hostile_limits()
     };
-    host.load("hostile", HOSTILE, &policy("strict"), limits)
+    host.load("hostile", HOSTILE, &example_policy("strict"), limits)
         .expect("hostile org");
     let start = Instant::now();
-    let kind = trap_kind(host.qualify(&ctx("hostile"), &lead("loop")));
+    let kind = trap_kind(host.qualify(&ctx("hostile"), &qualified_lead("loop")));
     assert_eq!(kind, TrapKind::Timeout);
     assert!(start.elapsed() < Duration::from_secs(30));
 }
@@ -146,9 +132,14 @@ fn the_wall_clock_deadline_stops_what_fuel_would_not() {
 #[test]
 fn a_module_has_no_files_environment_network_or_clock() {
     let host = Host::new().expect("host");
-    host.load("hostile", HOSTILE, &policy("strict"), hostile_limits())
-        .expect("hostile org");
-    let probe = |id: &str| rule_message(host.qualify(&ctx("hostile"), &lead(id)));
+    host.load(
+        "hostile",
+        HOSTILE,
+        &example_policy("strict"),
+        hostile_limits(),
+    )
+    .expect("hostile org");
+    let probe = |id: &str| rule_message(host.qualify(&ctx("hostile"), &qualified_lead(id)));
     let file = probe("file");
     assert!(file.starts_with("file: denied"), "{file}");
     let env = probe("env");
@@ -163,9 +154,14 @@ fn a_module_has_no_files_environment_network_or_clock() {
 fn module_output_goes_to_the_host_log_not_the_terminal() {
     capture_log();
     let host = Host::new().expect("host");
-    host.load("printer", HOSTILE, &policy("strict"), hostile_limits())
-        .expect("org");
-    host.qualify(&ctx("printer"), &lead("print"))
+    host.load(
+        "printer",
+        HOSTILE,
+        &example_policy("strict"),
+        hostile_limits(),
+    )
+    .expect("org");
+    host.qualify(&ctx("printer"), &qualified_lead("print"))
         .expect("decides after printing");
     let lines = log_lines();
     for stream in ["stdout", "stderr"] {
@@ -181,13 +177,18 @@ fn module_output_goes_to_the_host_log_not_the_terminal() {
 /// `fresh` isolates every call.
 fn reuse_and_fresh() -> Host {
     let host = Host::new().expect("host");
-    host.load("reuse", HOSTILE, &policy("strict"), hostile_limits())
-        .expect("org");
+    host.load(
+        "reuse",
+        HOSTILE,
+        &example_policy("strict"),
+        hostile_limits(),
+    )
+    .expect("org");
     let per_call = Limits {
         isolation: Isolation::PerCall,
         ..hostile_limits()
     };
-    host.load("fresh", HOSTILE, &policy("strict"), per_call)
+    host.load("fresh", HOSTILE, &example_policy("strict"), per_call)
         .expect("org");
     host
 }
@@ -195,7 +196,7 @@ fn reuse_and_fresh() -> Host {
 #[test]
 fn per_call_isolation_gives_every_call_a_fresh_instance() {
     let host = reuse_and_fresh();
-    let calls = |org: &str| rule_message(host.qualify(&ctx(org), &lead("calls")));
+    let calls = |org: &str| rule_message(host.qualify(&ctx(org), &qualified_lead("calls")));
     assert_eq!(calls("fresh"), "calls: 1");
     assert_eq!(calls("fresh"), "calls: 1");
     let first = calls("reuse");
@@ -209,7 +210,9 @@ fn an_isolated_call_starts_from_the_initialised_policy() {
     // rules read must be the org's, exactly as in a reused instance.
     let host = reuse_and_fresh();
     let answer = |org: &str| {
-        let decided = host.qualify(&ctx(org), &lead("ordinary")).expect("decided");
+        let decided = host
+            .qualify(&ctx(org), &qualified_lead("ordinary"))
+            .expect("decided");
         format!("{:?}", decided.value)
     };
     assert_eq!(answer("fresh"), answer("reuse"));
@@ -301,7 +304,7 @@ fn versions_are_listed_activated_and_rolled_back() {
         add_example_version(&host, "acme", label, org);
     }
     assert!(matches!(
-        host.qualify(&ctx("acme"), &lead("L-1")),
+        host.qualify(&ctx("acme"), &qualified_lead("L-1")),
         Err(Error::UnknownOrg { .. })
     ));
     host.activate("acme", "v1").expect("activate");
@@ -389,7 +392,7 @@ fn past_the_warm_budget_the_least_recent_orgs_give_up_their_instances_and_still_
     .expect("host");
     let orgs: Vec<String> = (0..8).map(|i| format!("org-{i}")).collect();
     for org in &orgs {
-        host.load(org, HOSTILE, &policy("strict"), hostile_limits())
+        host.load(org, HOSTILE, &example_policy("strict"), hostile_limits())
             .expect("org");
         assert!(host.idle_instances() <= 3, "{}", host.idle_instances());
     }
@@ -404,16 +407,18 @@ fn past_the_warm_budget_the_least_recent_orgs_give_up_their_instances_and_still_
     // An org that gave its instance up answers from a fresh one (its counter
     // starts again), and is then the most recent.
     assert_eq!(
-        rule_message(host.qualify(&ctx("org-0"), &lead("calls"))),
+        rule_message(host.qualify(&ctx("org-0"), &qualified_lead("calls"))),
         "calls: 1"
     );
     assert_eq!(host.warm_instances("org-0").expect("loaded"), 1);
     assert_eq!(
-        rule_message(host.qualify(&ctx("org-0"), &lead("calls"))),
+        rule_message(host.qualify(&ctx("org-0"), &qualified_lead("calls"))),
         "calls: 2"
     );
     for org in &orgs {
-        let decided = host.qualify(&ctx(org), &lead("ordinary")).expect("decided");
+        let decided = host
+            .qualify(&ctx(org), &qualified_lead("ordinary"))
+            .expect("decided");
         assert!(decided.score > 0, "{org}");
     }
     assert!(host.idle_instances() <= 3);
@@ -436,11 +441,13 @@ fn a_restart_loads_from_the_cache_and_a_corrupt_entry_is_rebuilt() {
             .load(
                 "org",
                 REFERENCE_MODULE,
-                &policy("strict"),
+                &example_policy("strict"),
                 Limits::default(),
             )
             .expect("load");
-        let decided = host.qualify(&ctx("org"), &lead("L-1")).expect("decides");
+        let decided = host
+            .qualify(&ctx("org"), &qualified_lead("L-1"))
+            .expect("decides");
         (loaded.origin, decided.value)
     };
     let (first, decision) = load();
@@ -610,7 +617,7 @@ fn the_program_signs_modules_and_an_org_refuses_a_tampered_signature() {
     let dir = tempfile::tempdir().expect("tmp");
     let org = dir.path();
     std::fs::write(org.join("rules.wasm"), REFERENCE_MODULE).expect("module");
-    std::fs::write(org.join("policy.json"), policy("strict")).expect("policy");
+    std::fs::write(org.join("policy.json"), example_policy("strict")).expect("policy");
     let path = |name: &str| org.join(name).to_str().expect("utf-8").to_owned();
     let keygen = cli(&["module", "keygen", "--secret", &path("approver.key")]);
     assert!(keygen.status.success(), "{}", text(&keygen.stderr));
@@ -712,11 +719,12 @@ fn with_a_perf_map_a_profiler_sees_the_modules_functions_by_name() {
     host.load(
         "strict",
         REFERENCE_MODULE,
-        &policy("strict"),
+        &example_policy("strict"),
         Limits::default(),
     )
     .expect("org");
-    host.qualify(&ctx("strict"), &lead("L-1")).expect("decided");
+    host.qualify(&ctx("strict"), &qualified_lead("L-1"))
+        .expect("decided");
     let names = std::fs::read_to_string(&map).expect("the engine wrote a perf map");
     let _ = std::fs::remove_file(&map);
     // Lines are `START SIZE NAME`; the reference rules' qualify is among them.

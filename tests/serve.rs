@@ -989,7 +989,7 @@ fn a_runaway_module_costs_its_own_org_and_not_the_others() {
     std::fs::create_dir_all(&hostile).unwrap();
     std::fs::write(
         hostile.join("hostile.wasm"),
-        std::fs::read(env!("CRM_RULES_HOSTILE_WASM")).unwrap(),
+        crm_rules_test_modules::HOSTILE,
     )
     .unwrap();
     std::fs::copy(

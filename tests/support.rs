@@ -78,6 +78,38 @@ pub fn cli(args: &[&str], stdin: Option<&str>) -> Output {
     out
 }
 
+/// The context of every test decision: `org` at a fixed instant.
+pub fn ctx(org: &str) -> crm_rules::model::Context {
+    crm_rules::model::Context {
+        org_id: org.to_owned(),
+        now: "2026-11-25T09:00:00Z".parse().expect("a valid instant"),
+        user: None,
+        team: None,
+    }
+}
+
+/// The smallest lead the reference rules decide: a web form, nothing else known.
+pub fn web_lead(id: &str) -> crm_rules::model::Lead {
+    serde_json::from_value(serde_json::json!({"id": id, "source": "web_form"})).expect("lead")
+}
+
+/// A lead the example policies qualify: budget, authority, need and timeframe known.
+pub fn qualified_lead(id: &str) -> crm_rules::model::Lead {
+    serde_json::from_value(serde_json::json!({
+        "id": id, "contact_name": "Robin Meyer", "email": "robin@northwind.example",
+        "company": "Northwind", "source": "web_form", "engagement": "evaluation",
+        "budget_status": "can_buy", "decision_maker_known": true, "need": "must_have",
+        "timeframe": "this_quarter"
+    }))
+    .expect("lead")
+}
+
+/// The policy of the example org folder `examples/<org>`.
+pub fn example_policy(org: &str) -> String {
+    std::fs::read_to_string(root().join("examples").join(org).join("policy.json"))
+        .expect("example policy")
+}
+
 /// Bytes as text, for messages.
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()

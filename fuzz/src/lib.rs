@@ -148,8 +148,8 @@ pub fn mapping(data: &[u8]) {
     else {
         return;
     };
-    if let Ok(mapping) = crm_rules::backtest::Mapping::parse(mapping) {
-        let _ = crm_rules::backtest::Table::read(&mapping, table, "data.csv", "mapping.json");
+    if let Ok(mapping) = crm_rules_backtest::Mapping::parse(mapping) {
+        let _ = crm_rules_backtest::Table::read(&mapping, table, "data.csv", "mapping.json");
     }
 }
 

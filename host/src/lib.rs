@@ -23,15 +23,14 @@
 //! [`crm`]) into typed [`decision::Input`]s, [`registry::Host`] decides them in
 //! batches through the org's module ([`contract`] holds the bindings of every
 //! contract version it runs), and [`render`] turns answers into text and JSON.
-//! With the `backtest` feature, [`backtest`] runs the same decisions over labelled
-//! history: figures, what-if comparisons and calibrated policies.
+//! The `crm-rules-backtest` crate runs the same decisions over labelled history
+//! (figures, what-if comparisons, calibrated policies); the `crm-rules` program is
+//! the crate `crm-rules-cli`. Both use this library's public API only.
 #![deny(missing_docs)]
 // The one exception, loading compiled code from the cache, is in `cache.rs`.
 #![deny(unsafe_code)]
 
 pub mod audit;
-#[cfg(feature = "backtest")]
-pub mod backtest;
 pub mod cache;
 pub mod contract;
 pub mod crm;

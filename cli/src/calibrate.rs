@@ -4,11 +4,11 @@
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use crm_rules::backtest::baselines::stage_tables;
-use crm_rules::backtest::calibrate::{Job, Settings};
-use crm_rules::backtest::html;
 use crm_rules::decision::Kind;
 use crm_rules::Host;
+use crm_rules_backtest::baselines::stage_tables;
+use crm_rules_backtest::calibrate::{Job, Settings};
+use crm_rules_backtest::html;
 use serde_json::json;
 
 use super::flags::{Cli, Command};

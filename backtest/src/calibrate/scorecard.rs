@@ -19,7 +19,7 @@
 
 use std::collections::BTreeMap;
 
-use crm_rules_model as m;
+use crm_rules::model as m;
 use linfa::prelude::*;
 use linfa_logistic::LogisticRegression;
 use ndarray::{Array1, Array2};

@@ -18,7 +18,7 @@
 
 use std::collections::BTreeMap;
 
-use crm_rules_model as m;
+use crm_rules::model as m;
 use ndarray::{Array1, Array2};
 use serde::Serialize;
 use serde_json::{json, Value};

@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::decision::Kind;
+use crm_rules::decision::Kind;
 
 /// A whole mapping file.
 #[derive(Debug, Clone, Deserialize)]

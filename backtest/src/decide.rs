@@ -8,13 +8,13 @@
 //! already and need no reading.
 
 use chrono::{DateTime, Utc};
-use crm_rules_model as m;
+use crm_rules::model as m;
 
 use super::tabular::Labelled;
-use crate::decision::{Answer, InputRef};
-use crate::error::{Error, Result};
-use crate::pipeline::BATCH_RECORDS;
-use crate::registry::{Decided, Host};
+use crm_rules::decision::{Answer, InputRef};
+use crm_rules::error::{Error, Result};
+use crm_rules::pipeline::BATCH_RECORDS;
+use crm_rules::registry::{Decided, Host};
 
 /// Who decides and when: the org, the decision time of records without their
 /// own, and how many threads.

@@ -13,11 +13,11 @@ use serde::Serialize;
 
 use super::metrics::{self, Confusion, Decile, ReliabilityBin};
 use super::tabular::Table;
-use crate::contract::latest as l;
-use crate::decision::{Answer, Input};
-use crate::error::Result;
-use crate::registry::Decided;
-use crate::render::Renderer;
+use crm_rules::contract::latest as l;
+use crm_rules::decision::{Answer, Input};
+use crm_rules::error::Result;
+use crm_rules::registry::Decided;
+use crm_rules::render::Renderer;
 
 /// What a decision came to, in the few terms a backtest compares.
 #[derive(Debug, Clone, PartialEq)]
@@ -62,7 +62,7 @@ pub fn summarize(decided: &Decided<Answer>, input: &Input) -> Summary {
                 l::Outcome::NeedsInformation(_) => "needs_information",
             }
             .to_owned(),
-            rating: Some(crate::render::rating(q.rating).as_str()),
+            rating: Some(crm_rules::render::rating(q.rating).as_str()),
             codes,
         },
         Answer::Forecast(f) => Summary {
@@ -323,7 +323,7 @@ pub fn evaluate(
         });
     }
     match table.kind {
-        crate::decision::Kind::Forecast => {
+        crm_rules::decision::Kind::Forecast => {
             for (table_name, probabilities) in &baselines.stage_tables {
                 let stage_p: Vec<f64> = scored
                     .iter()

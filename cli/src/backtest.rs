@@ -4,10 +4,10 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use crm_rules::backtest::baselines::stage_tables;
-use crm_rules::backtest::decide::{decide_all, Run};
-use crm_rules::backtest::{evaluate, html, Baselines, Report};
 use crm_rules::Host;
+use crm_rules_backtest::baselines::stage_tables;
+use crm_rules_backtest::decide::{decide_all, Run};
+use crm_rules_backtest::{evaluate, html, Baselines, Report};
 
 use super::flags::{HistoryArgs, OrgArgs};
 use super::history::{self, cell, terminal_table, Progress};

@@ -13,10 +13,10 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
-use crm_rules_model as m;
+use crm_rules::model as m;
 
 use super::mapping::{CustomMap, CustomType, DateColumn, FieldMap, Mapping};
-use crate::decision::{Input, Kind};
+use crm_rules::decision::{Input, Kind};
 
 /// A record's outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use chrono::{SubsecRound, Utc};
-use crm_rules::backtest::{Mapping, Table};
 use crm_rules::org::OrgDir;
 use crm_rules::Host;
+use crm_rules_backtest::{Mapping, Table};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::flags::{HistoryArgs, OrgArgs};

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use super::mapping::{Mapping, MappingError};
-use crate::crm::{Format, Vocabularies};
+use crm_rules::crm::{Format, Vocabularies};
 
 /// A named stage-probability table: the org's stage -> probability (0..1).
 pub type StageTable = (String, HashMap<String, f64>);

@@ -1,13 +1,18 @@
-//! The commands of the program.
+//! The `crm-rules` program: decisions from CRM records, the fixture runner, the
+//! decision service, backtest and calibration, module integrity and audit tools.
+//! Flags live in `flags.rs`; each command in a file of its own. Everything it does
+//! goes through the `crm-rules` library's public API (and `crm-rules-backtest` for
+//! history); the flags, the log backend and the allocator stay here.
+#![forbid(unsafe_code)]
 
 mod audit;
 mod backtest;
 mod calibrate;
 mod decide;
-pub mod flags;
+mod flags;
 mod history;
 mod keys;
-pub mod log;
+mod log;
 mod module;
 mod org;
 mod scaffold;
@@ -71,5 +76,24 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Whatif { .. } => whatif::run(&host, &cli),
         Command::Serve(args) => serve::run(host, args, &cli.org),
         _ => decide::run(&host, &cli),
+    }
+}
+
+use clap::Parser as _;
+
+/// A faster allocator than the system's under several deciding threads: records
+/// are parsed, typed and answered with many small allocations.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn main() -> ExitCode {
+    let cli = flags::Cli::parse();
+    log::init(&cli);
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {}", shown(&format!("{e:#}")));
+            ExitCode::from(2)
+        }
     }
 }

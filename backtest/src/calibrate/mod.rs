@@ -29,10 +29,10 @@ use super::evaluate::{evaluate, Baselines, Report};
 use super::mapping::Mapping;
 use super::split::{self, Split};
 use super::tabular::Table;
-use crate::decision::{Input, Kind};
-use crate::engine::Limits;
-use crate::error::Error;
-use crate::registry::Host;
+use crm_rules::decision::{Input, Kind};
+use crm_rules::engine::Limits;
+use crm_rules::error::Error;
+use crm_rules::registry::Host;
 
 pub use scorecard::Settings;
 
@@ -159,7 +159,8 @@ impl Job<'_> {
         &self,
         org: &str,
         progress: &(dyn Fn(usize) + Sync),
-    ) -> Vec<crate::error::Result<crate::registry::Decided<crate::decision::Answer>>> {
+    ) -> Vec<crm_rules::error::Result<crm_rules::registry::Decided<crm_rules::decision::Answer>>>
+    {
         let run = Run {
             org,
             now: self.now,
@@ -234,7 +235,7 @@ impl Job<'_> {
                     .into_iter()
                     .map(|s| s.name)
                     .collect();
-                let train_deals: Vec<(&crm_rules_model::Opportunity, bool)> = train
+                let train_deals: Vec<(&crm_rules::model::Opportunity, bool)> = train
                     .iter()
                     .filter_map(|&i| match &records[i].input {
                         Input::Forecast(o) => Some((o, label(i))),
@@ -253,7 +254,7 @@ impl Job<'_> {
                 (Fitted::Prior(prior), answers, BTreeMap::new())
             }
             _ => {
-                let train_leads: Vec<(&crm_rules_model::Lead, bool)> = train
+                let train_leads: Vec<(&crm_rules::model::Lead, bool)> = train
                     .iter()
                     .filter_map(|&i| match &records[i].input {
                         Input::Qualify(l) => Some((l, label(i))),
@@ -269,7 +270,7 @@ impl Job<'_> {
                     .iter()
                     .filter_map(|&i| match &scored[i] {
                         Ok(d) => match &d.value {
-                            crate::decision::Answer::Qualify(q) => Some((q.score, label(i))),
+                            crm_rules::decision::Answer::Qualify(q) => Some((q.score, label(i))),
                             _ => None,
                         },
                         Err(_) => None,

@@ -12,7 +12,7 @@ use crm_rules::{Host, Limits};
 use super::flags::OrgArgs;
 
 /// The example policy the program uses when given no org.
-const EXAMPLE_POLICY: &str = include_str!("../../../examples/strict/policy.json");
+const EXAMPLE_POLICY: &str = include_str!("../../examples/strict/policy.json");
 
 /// Loads the org the options name and returns its id, audit masking and CRM
 /// vocabularies.

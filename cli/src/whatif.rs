@@ -4,9 +4,9 @@
 use std::process::ExitCode;
 
 use anyhow::{bail, Context as _};
-use crm_rules::backtest::decide::{decide_all, Run};
-use crm_rules::backtest::whatif::compare;
 use crm_rules::Host;
+use crm_rules_backtest::decide::{decide_all, Run};
+use crm_rules_backtest::whatif::compare;
 
 use super::flags::{Cli, Command};
 use super::history::{self, terminal_table, Progress};

@@ -12,10 +12,10 @@ use serde::Serialize;
 
 use super::evaluate::summarize;
 use super::tabular::Table;
-use crate::decision::Answer;
-use crate::error::Result;
-use crate::registry::Decided;
-use crate::render::{Rendered, Renderer};
+use crm_rules::decision::Answer;
+use crm_rules::error::Result;
+use crm_rules::registry::Decided;
+use crm_rules::render::{Rendered, Renderer};
 
 /// One cell of the matrix: the records that went from one category to another.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -161,7 +161,7 @@ pub fn compare(
             conversion: rate(positives, labelled),
         });
     }
-    if table.kind == crate::decision::Kind::Qualify {
+    if table.kind == crm_rules::decision::Kind::Qualify {
         out.qualified = Some(Volume {
             before: volume[0].0,
             after: volume[1].0,
