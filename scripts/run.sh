@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rustup target add wasm32-wasip2 wasm32-unknown-unknown
-cargo build --release -p crm-rules
+cargo build --release -p crm-rules-cli
 ./target/release/crm-rules qualify --pretty examples/leads.jsonl
 # The same two leads straight from Dataverse, Salesforce and HubSpot: decisions and
 # the native requests that apply them.

@@ -70,8 +70,8 @@ fn the_same_lead_from_three_crms_gets_the_same_decision() {
     .map(|name| {
         let text = fixture_input(name).to_string();
         let records = Records::of_text(&text).expect("records");
-        let output = pipeline.run(&records);
-        assert_eq!(output.failed, 0, "{name}: {:?}", output.messages);
+        let output = pipeline.run(&records).expect("the org is loaded");
+        assert_eq!(output.failed, 0, "{name}: {:?}", output.failures);
         let line: Value = serde_json::from_slice(&output.text).expect("one line");
         line["decision"].clone()
     })
@@ -82,6 +82,41 @@ fn the_same_lead_from_three_crms_gets_the_same_decision() {
         "Dataverse and Salesforce differ"
     );
     assert_eq!(decisions[0], decisions[2], "Dataverse and HubSpot differ");
+}
+
+/// The service answered 500 for every record of a request whose org was unloaded
+/// meanwhile: the pipeline turned the batch's error into one per record, as an
+/// internal error. The org's absence is now the run's error, as itself.
+#[test]
+fn a_batch_for_an_org_that_is_gone_fails_as_itself_not_per_record() {
+    let host = Host::new().expect("host");
+    let vocabularies = crm_rules::crm::Vocabularies::default();
+    let ctx = support::ctx("nobody-here");
+    let pipeline = Pipeline {
+        decider: &host,
+        ctx: &ctx,
+        reading: Reading {
+            kind: Kind::Qualify,
+            format: None,
+            vocabularies: &vocabularies,
+            to: None,
+            keep_custom: None,
+            today: ctx.now.date_naive(),
+        },
+        emit: Emit::default(),
+        audit: None,
+        source_name: "request",
+    };
+    let text = r#"[{"id": "L-1", "source": "web_form"}, {"id": "L-2", "source": "web_form"}]"#;
+    let records = Records::of_text(text).expect("records");
+    match pipeline.run(&records) {
+        Err(crm_rules::Error::UnknownOrg { org }) => assert_eq!(org, "nobody-here"),
+        other => panic!("expected the unknown org, got {other:?}"),
+    }
+    match pipeline.run_split(&records, 2) {
+        Err(e) => assert_eq!(e.code(), "host"),
+        Ok(output) => panic!("decided without an org: {output:?}"),
+    }
 }
 
 #[test]

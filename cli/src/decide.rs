@@ -2,17 +2,17 @@
 //! records from a file or stdin, one output line per record, through the
 //! library's pipeline.
 
-use std::collections::HashSet;
 use std::io::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use chrono::{SubsecRound, Utc};
 use crm_rules::audit::{AuditKey, AuditLog, Entry};
 use crm_rules::decision::Kind;
-use crm_rules::pipeline::{self, Emit, InputError, Pipeline, Reading};
-use crm_rules::Host;
+use crm_rules::pipeline::{self, Emit, InputError, Pipeline};
+use crm_rules::{DecideOptions, Host};
 
 use super::flags::{self, Cli, Command};
 
@@ -59,18 +59,18 @@ fn open_input(
 }
 
 /// Runs a decision command.
-pub fn run(host: &Host, cli: &Cli) -> anyhow::Result<ExitCode> {
+pub fn run(host: &Arc<Host>, cli: &Cli) -> anyhow::Result<ExitCode> {
     let args = &cli.org;
-    let (org_id, audit_policy, vocabularies) = super::org::load(host, args)?;
+    let org = super::org::load(host, args)?;
     let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     let (kind, input, to) = match &cli.command {
         Command::Info => {
-            print_json(&mut stdout, args.pretty, &host.module(&org_id)?)?;
+            print_json(&mut stdout, args.pretty, &org.info()?)?;
             stdout.flush()?;
             return Ok(ExitCode::SUCCESS);
         }
         Command::Stages => {
-            print_json(&mut stdout, args.pretty, &host.stages(&org_id)?)?;
+            print_json(&mut stdout, args.pretty, &org.stages()?)?;
             stdout.flush()?;
             return Ok(ExitCode::SUCCESS);
         }
@@ -101,31 +101,11 @@ pub fn run(host: &Host, cli: &Cli) -> anyhow::Result<ExitCode> {
         ),
         None => None,
     };
-    let ctx = crm_rules::model::Context {
-        org_id: org_id.clone(),
-        now: args.now.unwrap_or_else(|| Utc::now().trunc_subsecs(0)),
+    let options = DecideOptions {
         user: args.user.clone(),
         team: args.team.clone(),
-    };
-    let (source_name, opened) = open_input(input.as_deref(), args.max_record_bytes)?;
-    // Native records keep only the custom fields the module reads.
-    let reads: HashSet<String> = host
-        .module(&org_id)?
-        .info
-        .reads_custom_fields
-        .into_iter()
-        .collect();
-    let pipeline = Pipeline {
-        decider: host,
-        ctx: &ctx,
-        reading: Reading {
-            kind,
-            format: args.format,
-            vocabularies: &vocabularies,
-            to,
-            keep_custom: Some(&reads),
-            today: ctx.now.date_naive(),
-        },
+        format: args.format,
+        to: to.map(str::to_owned),
         emit: Emit {
             decision: args.emit != flags::Emit::Native,
             native: args.emit != flags::Emit::Decision,
@@ -133,7 +113,16 @@ pub fn run(host: &Host, cli: &Cli) -> anyhow::Result<ExitCode> {
             bundle: args.bundle,
             pretty: args.pretty,
         },
-        audit: audit.as_ref().map(|_| &audit_policy),
+        ..DecideOptions::at(args.now.unwrap_or_else(|| Utc::now().trunc_subsecs(0)))
+    };
+    let ctx = org.context(&options);
+    let (source_name, opened) = open_input(input.as_deref(), args.max_record_bytes)?;
+    let pipeline = Pipeline {
+        decider: &**host,
+        ctx: &ctx,
+        reading: org.reading(kind, &options),
+        emit: options.emit,
+        audit: audit.as_ref().map(|_| org.audit_policy()),
         source_name: &source_name,
     };
     let threads = args
@@ -144,8 +133,8 @@ pub fn run(host: &Host, cli: &Cli) -> anyhow::Result<ExitCode> {
     let mut audit_error = None;
     let result = pipeline.run_input(opened, threads, |output| {
         failed += output.failed;
-        for message in &output.messages {
-            eprintln!("error: {}", super::shown(message));
+        for failure in &output.failures {
+            eprintln!("error: {}", super::shown(&failure.error.to_string()));
         }
         for warning in &output.warnings {
             eprintln!("warning: {}", super::shown(warning));
@@ -162,7 +151,7 @@ pub fn run(host: &Host, cli: &Cli) -> anyhow::Result<ExitCode> {
                     by: item.by.as_ref(),
                     result: item.result.as_ref(),
                 };
-                if let Err(e) = log.append(&entry, &audit_policy) {
+                if let Err(e) = log.append(&entry, org.audit_policy()) {
                     audit_error = Some(e);
                     return Err(std::io::Error::other("the audit log cannot be written"));
                 }

@@ -22,6 +22,7 @@ mod whatif;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use crm_rules::{EngineSettings, Host};
 
@@ -62,11 +63,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Keys(command) => return keys::run(command),
         _ => {}
     }
-    let host = Host::with_settings(&EngineSettings {
+    let host = Arc::new(Host::with_settings(&EngineSettings {
         cache_dir: cache_dir(&cli.org),
         cache_key: cli.org.cache_key.clone(),
         ..EngineSettings::default()
-    })?;
+    })?);
     match &cli.command {
         Command::Test { dirs, bless } => test::run(&host, dirs, *bless),
         Command::Backtest { history, html } => {

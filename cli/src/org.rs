@@ -2,24 +2,22 @@
 //! alone, or the built-in reference module with the example policy.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use crm_rules::audit::AuditPolicy;
 use crm_rules::crm::Vocabularies;
 use crm_rules::org::{OrgDir, OrgFile};
-use crm_rules::{Host, Limits};
+use crm_rules::{Host, Limits, Org};
 
 use super::flags::OrgArgs;
 
 /// The example policy the program uses when given no org.
 const EXAMPLE_POLICY: &str = include_str!("../../examples/strict/policy.json");
 
-/// Loads the org the options name and returns its id, audit masking and CRM
-/// vocabularies.
-pub fn load(host: &Host, args: &OrgArgs) -> anyhow::Result<(String, AuditPolicy, Vocabularies)> {
-    let org = read(args)?;
-    org.load_into(host)?;
-    Ok((org.file.org_id, org.file.audit, org.vocabularies))
+/// Loads the org the options name into `host`.
+pub fn load(host: &Arc<Host>, args: &OrgArgs) -> anyhow::Result<Org> {
+    Ok(Org::from_folder(host.clone(), &read(args)?)?)
 }
 
 /// The org the options name, read but not loaded: its folder (or the working

@@ -2,14 +2,13 @@
 //! JSON, org policies and rendered texts write them.
 //!
 //! The generated enums know nothing of serde, so their `Deserialize` is written
-//! here, once for all of them, the way serde's derive writes it: a policy with a
-//! misspelt source fails with the same message and path as before the contract
-//! types were generated.
+//! here, once for all of them, as the model crate's enums read: a policy with a
+//! misspelt source fails with the same message and path as a record with one.
 
 use std::fmt;
 use std::marker::PhantomData;
 
-use serde::de::{self, DeserializeSeed, EnumAccess, Unexpected, VariantAccess, Visitor};
+use serde::de::{self, Visitor};
 
 use crate::contract::{
     ActivityKind, BudgetStatus, DisqualifyReason, Engagement, ErrorCode, FollowUpKind, LeadField,
@@ -48,11 +47,7 @@ macro_rules! enum_names {
 
         impl<'de> serde::Deserialize<'de> for $ty {
             fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                deserializer.deserialize_enum(
-                    stringify!($ty),
-                    <$ty as EnumName>::NAMES,
-                    EnumVisitor::<$ty>(PhantomData),
-                )
+                deserializer.deserialize_str(NameVisitor::<$ty>(PhantomData))
             }
         }
     )+};
@@ -169,66 +164,24 @@ enum_names! {
     }
 }
 
-/// Reads a unit variant, as serde's derive does for a fieldless enum.
-struct EnumVisitor<T>(PhantomData<T>);
+/// Reads a value by its name, from a string only: serde's derived enum reader,
+/// given a number or a boolean, fails with serde_json's bare "expected value".
+struct NameVisitor<T>(PhantomData<T>);
 
-impl<'de, T: EnumName> Visitor<'de> for EnumVisitor<T> {
+impl<T: EnumName> Visitor<'_> for NameVisitor<T> {
     type Value = T;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "enum {}", T::TYPE_NAME)
-    }
-
-    fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<T, A::Error> {
-        let (value, variant) = data.variant_seed(VariantSeed::<T>(PhantomData))?;
-        variant.unit_variant()?;
-        Ok(value)
-    }
-}
-
-struct VariantSeed<T>(PhantomData<T>);
-
-impl<'de, T: EnumName> DeserializeSeed<'de> for VariantSeed<T> {
-    type Value = T;
-
-    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<T, D::Error> {
-        deserializer.deserialize_identifier(VariantVisitor::<T>(PhantomData))
-    }
-}
-
-struct VariantVisitor<T>(PhantomData<T>);
-
-/// What serde's derive says it expected of a variant index.
-struct VariantIndex(usize);
-
-impl de::Expected for VariantIndex {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "variant index 0 <= i < {}", self.0)
-    }
-}
-
-impl<'de, T: EnumName> Visitor<'de> for VariantVisitor<T> {
-    type Value = T;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("variant identifier")
-    }
-
-    fn visit_u64<E: de::Error>(self, index: u64) -> Result<T, E> {
-        usize::try_from(index)
-            .ok()
-            .and_then(|i| T::ALL.get(i).copied())
-            .ok_or_else(|| {
-                E::invalid_value(Unexpected::Unsigned(index), &VariantIndex(T::ALL.len()))
-            })
+        f.write_str("one of ")?;
+        for (i, name) in T::NAMES.iter().enumerate() {
+            let comma = if i == 0 { "" } else { ", " };
+            write!(f, "{comma}`{name}`")?;
+        }
+        Ok(())
     }
 
     fn visit_str<E: de::Error>(self, name: &str) -> Result<T, E> {
         T::from_name(name).ok_or_else(|| E::unknown_variant(name, T::NAMES))
-    }
-
-    fn visit_bytes<E: de::Error>(self, name: &[u8]) -> Result<T, E> {
-        self.visit_str(&String::from_utf8_lossy(name))
     }
 }
 
@@ -284,8 +237,8 @@ mod tests {
         assert_eq!(points.get(&Rating::Cold), Some(&2));
     }
 
-    /// The messages must be the ones serde's derive gave when the policy's enums
-    /// were derived (the model crate's enums still are).
+    /// The messages must be the ones the model crate's enums give, so a policy and
+    /// a record with the same mistake read alike.
     #[test]
     fn errors_read_as_the_derived_ones() {
         for json in [r#""carrier_pigeon""#, "3", r#"{"web_form": 1}"#, "null"] {

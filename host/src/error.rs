@@ -53,6 +53,9 @@ pub enum Error {
     /// missing or unreadable).
     #[error(transparent)]
     Cache(crate::cache::CacheError),
+    /// An org folder cannot be read (its `org.json`, module, policy or signature).
+    #[error(transparent)]
+    Org(crate::org::OrgError),
     /// No module is loaded for the org.
     #[error("org `{org}`: no rule module is loaded")]
     UnknownOrg {
@@ -138,17 +141,34 @@ pub enum Error {
     /// An input record cannot be read.
     #[error(
         "{source_name}{}{}: {message}",
-        position_part(position),
+        place_part(*position, record.as_deref()),
         path_suffix(path)
     )]
     Input {
-        /// The file (or `stdin`).
+        /// The file (`stdin`, a request); empty until the pipeline places it.
         source_name: String,
-        /// The record's position (1-based) or id.
-        position: String,
+        /// The record's 1-based position in its input, when known.
+        position: Option<usize>,
+        /// The record's id, when it could be read.
+        record: Option<String>,
         /// The JSON path at fault, when known.
         path: Option<String>,
         /// What is wrong.
+        message: String,
+    },
+    /// A decided record's native requests cannot be made (its decision stands).
+    #[error(
+        "{source_name}{}: no native actions: {message}",
+        place_part(*position, record.as_deref())
+    )]
+    Native {
+        /// The file (`stdin`, a request).
+        source_name: String,
+        /// The record's 1-based position in its input.
+        position: Option<usize>,
+        /// The record's id.
+        record: Option<String>,
+        /// Why no request could be written.
         message: String,
     },
     /// A bug of the host itself: something it promises never happened.
@@ -163,11 +183,12 @@ fn record_part(record: &Option<String>) -> String {
     }
 }
 
-fn position_part(position: &str) -> String {
-    if position == "-" {
-        String::new()
-    } else {
-        format!(", record {position}")
+fn place_part(position: Option<usize>, record: Option<&str>) -> String {
+    match (position, record) {
+        (Some(position), Some(record)) => format!(", record {position} (`{record}`)"),
+        (Some(position), None) => format!(", record {position}"),
+        (None, Some(record)) => format!(", record `{record}`"),
+        (None, None) => String::new(),
     }
 }
 
@@ -195,29 +216,52 @@ pub struct ErrorJson<'a> {
 }
 
 impl Error {
+    /// The error's code, as decision lines, metrics and the service's answers
+    /// give it: the rule error's own code (`invalid_policy`, ...) for an error the
+    /// module answered, `invalid_input` for a record that cannot be read,
+    /// `module_stopped` for a module that stopped, `native` for a decision whose
+    /// native requests cannot be made, and `host` for everything else.
+    pub fn code(&self) -> &str {
+        match self {
+            Error::Rule { error, .. } | Error::Policy { error, .. } => error.code.as_str(),
+            Error::Trap { .. } => "module_stopped",
+            Error::Input { .. } => "invalid_input",
+            Error::Native { .. } => "native",
+            _ => "host",
+        }
+    }
+
+    /// Why the module stopped, for [`Error::Trap`].
+    pub fn trap_kind(&self) -> Option<TrapKind> {
+        match self {
+            Error::Trap { kind, .. } => Some(*kind),
+            _ => None,
+        }
+    }
+
     /// The error as it is written on a decision line.
     pub fn as_json(&self) -> ErrorJson<'_> {
         match self {
             Error::Rule { error, .. } | Error::Policy { error, .. } => ErrorJson {
-                code: error.code.as_str(),
+                code: self.code(),
                 kind: None,
                 message: error.message.as_str().into(),
                 field: Some(error.field.as_deref()),
             },
             Error::Trap { kind, message, .. } => ErrorJson {
-                code: "module_stopped",
+                code: self.code(),
                 kind: Some(*kind),
                 message: message.as_str().into(),
                 field: None,
             },
             Error::Input { path, message, .. } => ErrorJson {
-                code: "invalid_input",
+                code: self.code(),
                 kind: None,
                 message: message.as_str().into(),
                 field: Some(path.as_deref()),
             },
             other => ErrorJson {
-                code: "host",
+                code: self.code(),
                 kind: None,
                 message: other.to_string().into(),
                 field: None,

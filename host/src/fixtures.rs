@@ -177,7 +177,8 @@ fn decide(
             return Actual {
                 decision: Err(crate::Error::Input {
                     source_name: name.to_owned(),
-                    position: "1".to_owned(),
+                    position: Some(1),
+                    record: None,
                     path: match e {
                         crate::Error::Input { path, .. } => path.clone(),
                         _ => None,

@@ -40,15 +40,15 @@ pub mod error;
 pub mod fixtures;
 pub mod guest_output;
 pub mod integrity;
-pub mod json;
+pub(crate) mod json;
 pub mod key_file;
 pub mod org;
 pub mod pipeline;
 mod randomness;
 pub mod registry;
 pub mod render;
-pub mod snapshot;
-pub mod wasi;
+pub(crate) mod snapshot;
+pub(crate) mod wasi;
 
 pub use contract::{latest, ContractVersion, OrgFacts};
 pub use crm_rules_model as model;
@@ -56,9 +56,15 @@ pub use decision::{Answer, Input, InputRef, Kind};
 pub use engine::{EngineSettings, Isolation, Limits};
 pub use error::{Error, Result, TrapKind};
 pub use integrity::Integrity;
+pub use org::{DecideOptions, Org, OrgDir, OrgError};
 pub use registry::{
     module_hash, Decided, Host, LoadedModule, Provenance, VersionInfo, VersionSpec,
 };
+
+/// The README's library examples, compiled (and so kept true) as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
 
 /// The reference rule module, built from the `guest-rules` crate and embedded.
 pub const REFERENCE_MODULE: &[u8] = include_bytes!(env!("CRM_RULES_REFERENCE_WASM"));

@@ -136,10 +136,39 @@ where
 macro_rules! snake_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
         #[serde(rename_all = "snake_case")]
         pub enum $name {
             $($(#[$vmeta])* $variant),+
+        }
+
+        // Read from a string only: serde's derived enum reader, given a number
+        // or a boolean, fails with serde_json's bare "expected value".
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                struct Name;
+                impl serde::de::Visitor<'_> for Name {
+                    type Value = $name;
+
+                    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        let names: &[&str] = &[$($text),+];
+                        f.write_str("one of ")?;
+                        for (i, name) in names.iter().enumerate() {
+                            let comma = if i == 0 { "" } else { ", " };
+                            write!(f, "{comma}`{name}`")?;
+                        }
+                        Ok(())
+                    }
+
+                    fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<$name, E> {
+                        match value {
+                            $($text => Ok($name::$variant),)+
+                            other => Err(E::unknown_variant(other, &[$($text),+])),
+                        }
+                    }
+                }
+                deserializer.deserialize_str(Name)
+            }
         }
 
         impl $name {
@@ -724,6 +753,24 @@ pub struct ModuleInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// serde's derived enum reader answered `{"budget_status": 7}` with serde_json's
+    /// bare "expected value", naming neither the type found nor the names allowed.
+    #[test]
+    fn a_number_where_a_named_value_belongs_is_refused_with_the_names() {
+        let error = serde_json::from_str::<Lead>(r#"{"id": "L", "budget_status": 7}"#)
+            .expect_err("a number is no budget status")
+            .to_string();
+        assert!(
+            error.starts_with(
+                "invalid type: integer `7`, expected one of `no_committed_budget`, `may_buy`"
+            ),
+            "{error}"
+        );
+        let lead: Lead =
+            serde_json::from_str(r#"{"id": "L", "budget_status": "can_buy"}"#).expect("a name");
+        assert_eq!(lead.budget_status, Some(BudgetStatus::CanBuy));
+    }
 
     #[test]
     fn dates_round_trip_through_days() {

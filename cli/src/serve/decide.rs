@@ -26,8 +26,8 @@ use chrono::{DateTime, SubsecRound as _, Utc};
 use crm_rules::crm::Format;
 use crm_rules::decision::Kind;
 use crm_rules::model::Context;
-use crm_rules::pipeline::{self, Emit, Opened, Output, Pipeline, Reading, Records};
-use crm_rules::Host;
+use crm_rules::pipeline::{self, Emit, Failure, Opened, Output, Pipeline, Reading, Records};
+use crm_rules::{Host, TrapKind};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -171,7 +171,7 @@ impl Job {
                 text: Ok(line.to_owned()),
             }];
             let records = Records::of_lines(&lines, 1);
-            return Ok(decide(&pipeline, &records, true, 1));
+            return decide(&pipeline, &records, true, 1);
         }
         // Read as the program reads a file: JSON lines when the first line is a
         // whole object, else the body whole.
@@ -187,7 +187,9 @@ impl Job {
                     .next_chunk(usize::MAX)
                     .map_err(|e| ApiError::bad_input(e.to_string()))?;
                 if splittable && lines.len() >= PARALLEL_RECORDS {
-                    let output = pipeline.run_lines(&lines, 1, threads);
+                    let output = pipeline
+                        .run_lines(&lines, 1, threads)
+                        .map_err(|e| ApiError::from_host(&e))?;
                     return Ok(Ran {
                         output,
                         single: false,
@@ -195,13 +197,13 @@ impl Job {
                     });
                 }
                 let records = Records::of_lines(&lines, 1);
-                Ok(decide(&pipeline, &records, lines.len() == 1, 1))
+                decide(&pipeline, &records, lines.len() == 1, 1)
             }
             Opened::Whole(text) => {
                 let records = Records::of_text(&text).map_err(ApiError::bad_input)?;
                 let array = text.trim_start().starts_with('[');
                 let threads = if splittable { threads } else { 1 };
-                Ok(decide(&pipeline, &records, !array, threads))
+                decide(&pipeline, &records, !array, threads)
             }
         }
     }
@@ -221,96 +223,47 @@ fn one_line(body: &[u8]) -> Option<&str> {
     one.then_some(text)
 }
 
-fn decide(pipeline: &Pipeline<'_>, records: &Records<'_>, one_value: bool, threads: usize) -> Ran {
+fn decide(
+    pipeline: &Pipeline<'_>,
+    records: &Records<'_>,
+    one_value: bool,
+    threads: usize,
+) -> Result<Ran, ApiError> {
     let single = one_value && records.records.len() == 1;
     let unreadable = single && records.records[0].value.is_err();
-    let output = if threads > 1 && records.records.len() >= PARALLEL_RECORDS {
-        run_split(pipeline, records, threads)
+    let threads = if records.records.len() >= PARALLEL_RECORDS {
+        threads
     } else {
-        pipeline.run(records)
+        1
     };
-    Ran {
+    let output = pipeline
+        .run_split(records, threads)
+        .map_err(|e| ApiError::from_host(&e))?;
+    Ok(Ran {
         output,
         single,
         unreadable,
-    }
+    })
 }
 
-/// Decides the records of a body read whole (an array) on several threads, each
-/// taking a run of consecutive records; the output keeps input order.
-fn run_split(pipeline: &Pipeline<'_>, records: &Records<'_>, threads: usize) -> Output {
-    let part = records.records.len().div_ceil(threads);
-    let parts: Vec<Records<'_>> = records
-        .records
-        .chunks(part)
-        .map(|chunk| {
-            let (first, last) = (chunk[0].position, chunk[chunk.len() - 1].position);
-            Records {
-                records: chunk
-                    .iter()
-                    .map(|r| pipeline::RawRecord {
-                        position: r.position,
-                        value: r.value.clone(),
-                        object: r.object.clone(),
-                        at: r.at.clone(),
-                        context: r.context.clone(),
-                    })
-                    .collect(),
-                more: records
-                    .more
-                    .iter()
-                    .filter(|m| m.after >= first && m.after <= last)
-                    .cloned()
-                    .collect(),
-            }
-        })
-        .collect();
-    pipeline.run_parts(&parts)
-}
-
-/// The error of a failed line, as far as the status and the metrics need it.
-#[derive(Deserialize)]
-struct FailedLine {
-    error: Option<LineError>,
-}
-
-#[derive(Deserialize)]
-struct LineError {
-    code: Option<String>,
-    kind: Option<String>,
-}
-
-/// The code (and for a stopped module, the kind) of every error line.
-fn errors_of(text: &[u8]) -> Vec<(String, Option<String>)> {
-    serde_json::Deserializer::from_slice(text)
-        .into_iter::<FailedLine>()
-        .filter_map(Result::ok)
-        .filter_map(|line| line.error)
-        .map(|e| match e.code {
-            Some(code) => (code, e.kind),
-            // A decision whose native actions could not be made.
-            None => (e.kind.unwrap_or_else(|| "native".to_owned()), None),
-        })
-        .collect()
-}
-
-fn ran_away(kind: Option<&str>) -> bool {
-    matches!(kind, Some("out_of_fuel" | "timeout" | "memory_limit"))
+/// A module that ran away (fuel, deadline, memory) while deciding.
+fn ran_away(error: &crm_rules::Error) -> bool {
+    matches!(
+        error.trap_kind(),
+        Some(TrapKind::OutOfFuel | TrapKind::Timeout | TrapKind::MemoryLimit)
+    )
 }
 
 /// The status of a body of one record that failed, by its error.
-fn single_status(
-    unreadable: bool,
-    errors: &[(String, Option<String>)],
-) -> (StatusCode, Option<u32>) {
+fn single_status(unreadable: bool, failures: &[Failure]) -> (StatusCode, Option<u32>) {
     if unreadable {
         return (StatusCode::BAD_REQUEST, None);
     }
-    match errors.first() {
-        Some((code, Some(kind))) if code == "module_stopped" && kind == "timeout" => {
+    match failures.first().map(|f| &f.error) {
+        Some(e) if e.trap_kind() == Some(TrapKind::Timeout) => {
             (StatusCode::SERVICE_UNAVAILABLE, Some(1))
         }
-        Some((code, _)) if code == "host" => (StatusCode::INTERNAL_SERVER_ERROR, None),
+        Some(e) if e.code() == "host" => (StatusCode::INTERNAL_SERVER_ERROR, None),
         _ => (StatusCode::UNPROCESSABLE_ENTITY, None),
     }
 }
@@ -382,11 +335,6 @@ async fn decide_request(
         }
     }?;
     let mut output = ran.output;
-    let errors = if output.failed > 0 {
-        errors_of(&output.text)
-    } else {
-        Vec::new()
-    };
     let fuel: u64 = output.calls.iter().map(|c| c.fuel_used).sum();
     served.conduct.observe(
         &served.id,
@@ -394,7 +342,7 @@ async fn decide_request(
         &Behaviour {
             fuel,
             records: output.decided + output.failed,
-            ran_away: errors.iter().any(|(_, kind)| ran_away(kind.as_deref())),
+            ran_away: output.failures.iter().any(|f| ran_away(&f.error)),
         },
     );
     if let Some(writer) = &service.audit {
@@ -410,14 +358,14 @@ async fn decide_request(
         started.elapsed().as_secs_f64(),
         fuel,
     );
-    for (code, _) in &errors {
-        service.metrics.error(&served.id, kind, code);
-    }
-    for message in &output.messages {
-        tracing::debug!("org `{}`: {message}", served.id);
+    for failure in &output.failures {
+        service
+            .metrics
+            .error(&served.id, kind, failure.error.code());
+        tracing::debug!("org `{}`: {}", served.id, failure.error);
     }
     let (status, retry_after) = if ran.single && output.failed > 0 {
-        single_status(ran.unreadable, &errors)
+        single_status(ran.unreadable, &output.failures)
     } else {
         (StatusCode::OK, None)
     };
@@ -635,18 +583,40 @@ pub async fn module(
 mod tests {
     use super::*;
 
+    fn failure(error: crm_rules::Error) -> Failure {
+        Failure { position: 1, error }
+    }
+
+    fn trap(kind: TrapKind) -> crm_rules::Error {
+        crm_rules::Error::Trap {
+            org: "o".to_owned(),
+            record: None,
+            kind,
+            message: "m".to_owned(),
+            source: None,
+        }
+    }
+
     #[test]
-    fn error_lines_give_their_codes_and_kinds() {
-        let text = b"{\"position\":1,\"decision\":{\"outcome\":\"qualified\"}}\n\
-            {\"position\":2,\"error\":{\"code\":\"module_stopped\",\"kind\":\"timeout\",\"message\":\"m\"}}\n\
-            {\"position\":3,\"error\":{\"kind\":\"native\",\"message\":\"m\"}}\n";
+    fn a_single_record_answers_by_its_typed_error() {
         assert_eq!(
-            errors_of(text),
-            vec![
-                ("module_stopped".to_owned(), Some("timeout".to_owned())),
-                ("native".to_owned(), None)
-            ]
+            single_status(false, &[failure(trap(TrapKind::Timeout))]),
+            (StatusCode::SERVICE_UNAVAILABLE, Some(1))
         );
+        assert_eq!(
+            single_status(false, &[failure(trap(TrapKind::OutOfFuel))]),
+            (StatusCode::UNPROCESSABLE_ENTITY, None)
+        );
+        assert_eq!(
+            single_status(
+                false,
+                &[failure(crm_rules::Error::Internal("x".to_owned()))]
+            ),
+            (StatusCode::INTERNAL_SERVER_ERROR, None)
+        );
+        assert_eq!(single_status(true, &[]), (StatusCode::BAD_REQUEST, None));
+        assert!(ran_away(&trap(TrapKind::MemoryLimit)));
+        assert!(!ran_away(&trap(TrapKind::Trap)));
     }
 
     #[test]

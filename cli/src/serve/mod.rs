@@ -124,7 +124,7 @@ fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 }
 
 /// Runs the service until SIGINT or SIGTERM.
-pub fn run(host: Host, args: &ServeArgs, org_args: &OrgArgs) -> anyhow::Result<ExitCode> {
+pub fn run(host: Arc<Host>, args: &ServeArgs, org_args: &OrgArgs) -> anyhow::Result<ExitCode> {
     if args.keys.is_none() && !args.listen.ip().is_loopback() {
         anyhow::bail!(
             "refusing to serve on {} without --keys: anyone who reaches that address could \
@@ -149,7 +149,7 @@ pub fn run(host: Host, args: &ServeArgs, org_args: &OrgArgs) -> anyhow::Result<E
     };
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let service = Arc::new(Service {
-        host: Arc::new(host),
+        host,
         orgs: Orgs::new(args.orgs.clone()),
         keys,
         metrics: Metrics::new(),

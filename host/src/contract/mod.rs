@@ -12,10 +12,11 @@
 //! version this host does not know is refused, naming the ones it runs.
 
 mod check;
+mod enums;
 mod exports;
 pub mod facts;
-pub mod since_v0_1_0;
-pub mod since_v0_2_0;
+pub(crate) mod since_v0_1_0;
+pub(crate) mod since_v0_2_0;
 pub mod template;
 
 use std::sync::Arc;

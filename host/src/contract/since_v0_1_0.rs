@@ -29,6 +29,8 @@ pub mod bindings {
 }
 
 use bindings::crm::rules::types as t;
+
+crate::contract::enums::enums_into!(t);
 use bindings::exports::crm::rules::{
     conversion as c, forecasting as f, process_flow as p, qualification as q,
 };
@@ -287,57 +289,19 @@ fn custom(fields: &m::CustomFields, reads: &BTreeSet<&str>) -> Vec<t::CustomFiel
 }
 
 fn lead(l: &m::Lead, reads: &BTreeSet<&str>) -> t::Lead {
-    use m::{BudgetStatus as B, Engagement as E, LeadSource as S, Need as N, Timeframe as F};
     t::Lead {
         id: l.id.clone(),
         company: l.company.clone(),
         contact_name: l.contact_name.clone(),
         email: l.email.clone(),
         topic: l.topic.clone(),
-        source: l.source.map(|s| match s {
-            S::WebForm => t::LeadSource::WebForm,
-            S::PhoneInquiry => t::LeadSource::PhoneInquiry,
-            S::EmployeeReferral => t::LeadSource::EmployeeReferral,
-            S::ExternalReferral => t::LeadSource::ExternalReferral,
-            S::Partner => t::LeadSource::Partner,
-            S::Advertisement => t::LeadSource::Advertisement,
-            S::PublicRelations => t::LeadSource::PublicRelations,
-            S::Seminar => t::LeadSource::Seminar,
-            S::TradeShow => t::LeadSource::TradeShow,
-            S::PurchasedList => t::LeadSource::PurchasedList,
-            S::WordOfMouth => t::LeadSource::WordOfMouth,
-            S::Other => t::LeadSource::Other,
-        }),
-        engagement: match l.engagement {
-            E::None => t::Engagement::None,
-            E::Content => t::Engagement::Content,
-            E::Inquiry => t::Engagement::Inquiry,
-            E::Conversation => t::Engagement::Conversation,
-            E::Evaluation => t::Engagement::Evaluation,
-            E::Proposal => t::Engagement::Proposal,
-            E::Contract => t::Engagement::Contract,
-        },
+        source: l.source.map(Into::into),
+        engagement: l.engagement.into(),
         budget: l.budget.as_ref().map(money),
-        budget_status: l.budget_status.map(|b| match b {
-            B::NoCommittedBudget => t::BudgetStatus::NoCommittedBudget,
-            B::MayBuy => t::BudgetStatus::MayBuy,
-            B::CanBuy => t::BudgetStatus::CanBuy,
-            B::WillBuy => t::BudgetStatus::WillBuy,
-        }),
+        budget_status: l.budget_status.map(Into::into),
         decision_maker_known: l.decision_maker_known,
-        need: l.need.map(|n| match n {
-            N::MustHave => t::Need::MustHave,
-            N::ShouldHave => t::Need::ShouldHave,
-            N::GoodToHave => t::Need::GoodToHave,
-            N::NoNeed => t::Need::NoNeed,
-        }),
-        timeframe: l.timeframe.map(|f| match f {
-            F::Immediate => t::Timeframe::Immediate,
-            F::ThisQuarter => t::Timeframe::ThisQuarter,
-            F::NextQuarter => t::Timeframe::NextQuarter,
-            F::ThisYear => t::Timeframe::ThisYear,
-            F::Unknown => t::Timeframe::Unknown,
-        }),
+        need: l.need.map(Into::into),
+        timeframe: l.timeframe.map(Into::into),
         estimated_value: l.estimated_value.as_ref().map(money),
         estimated_close: l.estimated_close.map(day),
         existing_customer: l.existing_customer,
@@ -358,13 +322,7 @@ fn opportunity(o: &m::Opportunity, reads: &BTreeSet<&str>) -> t::Opportunity {
             .iter()
             .map(|a| t::Activity {
                 id: a.id.clone(),
-                kind: match a.kind {
-                    m::ActivityKind::Call => t::ActivityKind::Call,
-                    m::ActivityKind::Email => t::ActivityKind::Email,
-                    m::ActivityKind::Meeting => t::ActivityKind::Meeting,
-                    m::ActivityKind::Task => t::ActivityKind::Task,
-                    m::ActivityKind::Other => t::ActivityKind::Other,
-                },
+                kind: a.kind.into(),
                 stage: a.stage.clone(),
                 rating: a.rating,
                 completed: a.completed,

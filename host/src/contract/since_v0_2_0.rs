@@ -23,6 +23,8 @@ pub mod bindings {
 }
 
 use bindings::crm::rules::types as t;
+
+crate::contract::enums::enums_into!(t);
 use bindings::exports::crm::rules::{conversion as c, module as md};
 use wasmtime::component::Instance;
 
@@ -187,7 +189,6 @@ fn present(text: Option<&String>) -> bool {
 /// A canonical lead in the contract: the texts `reads` asks for, presence flags
 /// for all, the custom fields the module reads.
 pub fn lead(l: &m::Lead, reads: t::LeadTexts, facts: &OrgFacts) -> Lowered<t::Lead> {
-    use m::{BudgetStatus as B, Engagement as E, LeadSource as S, Need as N, Timeframe as F};
     let mut present_texts = t::LeadTexts::empty();
     for (flag, text) in [
         (t::LeadTexts::ID, Some(&l.id)),
@@ -214,50 +215,13 @@ pub fn lead(l: &m::Lead, reads: t::LeadTexts, facts: &OrgFacts) -> Lowered<t::Le
         contact_name: text(t::LeadTexts::CONTACT_NAME, l.contact_name.as_ref()),
         email: text(t::LeadTexts::EMAIL, l.email.as_ref()),
         topic: text(t::LeadTexts::TOPIC, l.topic.as_ref()),
-        source: l.source.map(|s| match s {
-            S::WebForm => t::LeadSource::WebForm,
-            S::PhoneInquiry => t::LeadSource::PhoneInquiry,
-            S::EmployeeReferral => t::LeadSource::EmployeeReferral,
-            S::ExternalReferral => t::LeadSource::ExternalReferral,
-            S::Partner => t::LeadSource::Partner,
-            S::Advertisement => t::LeadSource::Advertisement,
-            S::PublicRelations => t::LeadSource::PublicRelations,
-            S::Seminar => t::LeadSource::Seminar,
-            S::TradeShow => t::LeadSource::TradeShow,
-            S::PurchasedList => t::LeadSource::PurchasedList,
-            S::WordOfMouth => t::LeadSource::WordOfMouth,
-            S::Other => t::LeadSource::Other,
-        }),
-        engagement: match l.engagement {
-            E::None => t::Engagement::None,
-            E::Content => t::Engagement::Content,
-            E::Inquiry => t::Engagement::Inquiry,
-            E::Conversation => t::Engagement::Conversation,
-            E::Evaluation => t::Engagement::Evaluation,
-            E::Proposal => t::Engagement::Proposal,
-            E::Contract => t::Engagement::Contract,
-        },
+        source: l.source.map(Into::into),
+        engagement: l.engagement.into(),
         budget: l.budget.as_ref().map(|v| money(v, "budget")).transpose()?,
-        budget_status: l.budget_status.map(|b| match b {
-            B::NoCommittedBudget => t::BudgetStatus::NoCommittedBudget,
-            B::MayBuy => t::BudgetStatus::MayBuy,
-            B::CanBuy => t::BudgetStatus::CanBuy,
-            B::WillBuy => t::BudgetStatus::WillBuy,
-        }),
+        budget_status: l.budget_status.map(Into::into),
         decision_maker_known: l.decision_maker_known,
-        need: l.need.map(|n| match n {
-            N::MustHave => t::Need::MustHave,
-            N::ShouldHave => t::Need::ShouldHave,
-            N::GoodToHave => t::Need::GoodToHave,
-            N::NoNeed => t::Need::NoNeed,
-        }),
-        timeframe: l.timeframe.map(|f| match f {
-            F::Immediate => t::Timeframe::Immediate,
-            F::ThisQuarter => t::Timeframe::ThisQuarter,
-            F::NextQuarter => t::Timeframe::NextQuarter,
-            F::ThisYear => t::Timeframe::ThisYear,
-            F::Unknown => t::Timeframe::Unknown,
-        }),
+        need: l.need.map(Into::into),
+        timeframe: l.timeframe.map(Into::into),
         estimated_value: l
             .estimated_value
             .as_ref()
@@ -313,13 +277,7 @@ pub fn opportunity(
             .enumerate()
             .map(|(i, a)| {
                 Ok(t::Activity {
-                    kind: match a.kind {
-                        m::ActivityKind::Call => t::ActivityKind::Call,
-                        m::ActivityKind::Email => t::ActivityKind::Email,
-                        m::ActivityKind::Meeting => t::ActivityKind::Meeting,
-                        m::ActivityKind::Task => t::ActivityKind::Task,
-                        m::ActivityKind::Other => t::ActivityKind::Other,
-                    },
+                    kind: a.kind.into(),
                     stage: facts.stage(&a.stage).ok_or_else(|| {
                         facts.unknown_stage(&a.stage, &format!("activities[{i}].stage"))
                     })?,

@@ -25,7 +25,7 @@ use crm_rules_model as m;
 use crate::audit::AuditPolicy;
 use crate::crm::MorePages;
 use crate::decision::{Answer, InputRef};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::registry::{Decided, Host, Provenance};
 
 pub use read::{Job, Place, Reading};
@@ -48,8 +48,10 @@ pub struct Output {
     pub decided: usize,
     /// Records that got an error line.
     pub failed: usize,
-    /// A message per failed record, for a log or stderr.
-    pub messages: Vec<String>,
+    /// Why each record that got an error line failed, in input order: its
+    /// typed error ([`crate::Error::code`] and [`crate::Error::trap_kind`] for
+    /// metrics and statuses, its `Display` for a log or stderr).
+    pub failures: Vec<Failure>,
     /// Audit entries to append, one per record, when the run audits.
     pub audit: Vec<AuditItem>,
     /// Inputs that were one page of a longer collection (each also has a notice
@@ -68,12 +70,21 @@ impl Output {
         self.text.extend_from_slice(&other.text);
         self.decided += other.decided;
         self.failed += other.failed;
-        self.messages.extend(other.messages);
+        self.failures.extend(other.failures);
         self.audit.extend(other.audit);
         self.more.extend(other.more);
         self.warnings.extend(other.warnings);
         self.calls.extend(other.calls);
     }
+}
+
+/// A record that got an error line.
+#[derive(Debug)]
+pub struct Failure {
+    /// The record's 1-based position in its input.
+    pub position: usize,
+    /// Why: it could not be read, decided, or written back to its CRM.
+    pub error: Error,
 }
 
 /// What decides a pipeline's records: the [`Host`] (the org's module in its
@@ -119,36 +130,28 @@ impl<'a> Pipeline<'a> {
     /// Reads, decides and writes the records of one chunk, on this thread. A
     /// collection that was one page of more gets a notice line after its last
     /// record.
-    pub fn run(&self, records: &Records<'_>) -> Output {
+    ///
+    /// A record that cannot be read or decided gets its error line; an error of
+    /// the whole batch (the org was unloaded meanwhile) is returned as itself.
+    pub fn run(&self, records: &Records<'_>) -> Result<Output> {
         let jobs = self.reading.jobs(self.source_name, &records.records);
         self.decide_and_write(&jobs, &records.more)
     }
 
-    fn decide_and_write(&self, jobs: &[Job<'_>], more: &[MorePages]) -> Output {
+    fn decide_and_write(&self, jobs: &[Job<'_>], more: &[MorePages]) -> Result<Output> {
         let mut answers = Vec::with_capacity(jobs.len());
         for part in jobs.chunks(BATCH_RECORDS) {
             let inputs: Vec<InputRef<'_>> = part
                 .iter()
                 .filter_map(|job| job.input.as_ref().ok().map(|i| i.as_ref()))
                 .collect();
-            match self.decider.decide_batch(self.ctx, &inputs) {
-                Ok(decided) => {
-                    let mut decided = decided.into_iter();
-                    for job in part {
-                        answers.push(if job.input.is_ok() {
-                            decided.next()
-                        } else {
-                            None
-                        });
-                    }
-                }
-                Err(e) => {
-                    // The org itself is gone (unloaded mid-run): every record says so.
-                    let message = e.to_string();
-                    for _ in part {
-                        answers.push(Some(Err(crate::Error::Internal(message.clone()))));
-                    }
-                }
+            let mut decided = self.decider.decide_batch(self.ctx, &inputs)?.into_iter();
+            for job in part {
+                answers.push(if job.input.is_ok() {
+                    decided.next()
+                } else {
+                    None
+                });
             }
         }
         let mut output = Output::default();
@@ -172,30 +175,25 @@ impl<'a> Pipeline<'a> {
         for notice in notices {
             write::notice(self, notice, &mut output);
         }
-        output
+        Ok(output)
     }
 
     /// Reads, decides and writes a chunk of JSON lines on `threads` threads; the
     /// output keeps input order. Records are numbered from `first_position`.
-    pub fn run_lines(&self, lines: &[Line], first_position: usize, threads: usize) -> Output {
-        let threads = threads.max(1).min(lines.len().max(1));
-        let part = lines.len().div_ceil(threads).max(1);
-        let parts: Vec<&[Line]> = lines.chunks(part).collect();
+    pub fn run_lines(
+        &self,
+        lines: &[Line],
+        first_position: usize,
+        threads: usize,
+    ) -> Result<Output> {
+        let parts: Vec<&[Line]> = split_evenly(lines, threads).collect();
         // Records are numbered in input order before anything is decided: a line
         // that holds a collection counts as many records.
-        let records: Vec<Records<'_>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = parts
-                .iter()
-                .map(|lines| scope.spawn(move || Records::of_lines(lines, 1)))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_default())
-                .collect()
-        });
+        let records = on_threads(&parts, |lines| Records::of_lines(lines, 1));
         let mut next = first_position;
         let mut numbered = Vec::with_capacity(records.len());
-        for mut part in records {
+        for part in records {
+            let mut part = part.ok_or_else(thread_panicked)?;
             let shift = next - 1;
             for record in &mut part.records {
                 record.position += shift;
@@ -209,23 +207,25 @@ impl<'a> Pipeline<'a> {
         self.run_parts(&numbered)
     }
 
-    /// Runs each part on a thread of its own; the output keeps the parts' order.
-    pub fn run_parts(&self, parts: &[Records<'_>]) -> Output {
-        let outputs: Vec<Output> = std::thread::scope(|scope| {
-            let handles: Vec<_> = parts
-                .iter()
-                .map(|records| scope.spawn(move || self.run(records)))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_default())
-                .collect()
-        });
-        let mut output = Output::default();
-        for part in outputs {
-            output.append(part);
+    /// Decides records read already on up to `threads` threads, each taking a
+    /// run of consecutive records; the output keeps input order.
+    pub fn run_split(&self, records: &Records<'_>, threads: usize) -> Result<Output> {
+        if threads <= 1 || records.records.len() <= 1 {
+            return self.run(records);
         }
-        output
+        let parts: Vec<Records<'_>> = split_evenly(&records.records, threads)
+            .map(|chunk| records.part(chunk))
+            .collect();
+        self.run_parts(&parts)
+    }
+
+    /// Runs each part on a thread of its own; the output keeps the parts' order.
+    pub fn run_parts(&self, parts: &[Records<'_>]) -> Result<Output> {
+        let mut output = Output::default();
+        for part in on_threads(parts, |records| self.run(records)) {
+            output.append(part.ok_or_else(thread_panicked)??);
+        }
+        Ok(output)
     }
 
     /// Decides a whole input, chunk by chunk, handing each chunk's output to
@@ -246,7 +246,9 @@ impl<'a> Pipeline<'a> {
                     if lines.is_empty() {
                         return Ok(());
                     }
-                    let output = self.run_lines(&lines, next, threads);
+                    let output = self
+                        .run_lines(&lines, next, threads)
+                        .map_err(InputError::Decide)?;
                     next += output.decided + output.failed;
                     sink(output).map_err(InputError::Write)?;
                 }
@@ -261,11 +263,11 @@ impl<'a> Pipeline<'a> {
                     lines.extend(chunk);
                 }
                 let records = Records::of_lines(&lines, 1);
-                sink(self.run(&records)).map_err(InputError::Write)
+                sink(self.run(&records).map_err(InputError::Decide)?).map_err(InputError::Write)
             }
             Opened::Whole(text) => {
                 let records = Records::of_text(&text).map_err(InputError::Unreadable)?;
-                sink(self.run(&records)).map_err(InputError::Write)
+                sink(self.run(&records).map_err(InputError::Decide)?).map_err(InputError::Write)
             }
         }
     }
@@ -297,4 +299,35 @@ pub enum InputError {
     /// The input is not JSON records (a malformed array, nothing at all).
     #[error("{0}")]
     Unreadable(String),
+    /// The records could not be decided at all (the org is not loaded).
+    #[error(transparent)]
+    Decide(Error),
+}
+
+/// Splits `items` into at most `threads` runs of consecutive items of about the
+/// same length: how the pipeline, the service and the backtest share work.
+pub fn split_evenly<T>(items: &[T], threads: usize) -> std::slice::Chunks<'_, T> {
+    let threads = threads.max(1).min(items.len().max(1));
+    items.chunks(items.len().div_ceil(threads).max(1))
+}
+
+/// Runs `work` on each part, each on a scoped thread of its own, and gives the
+/// results in the parts' order; `None` for a part whose thread panicked.
+pub fn on_threads<P: Sync, R: Send>(parts: &[P], work: impl Fn(&P) -> R + Sync) -> Vec<Option<R>> {
+    if let [one] = parts {
+        // One part needs no thread of its own.
+        return vec![Some(work(one))];
+    }
+    std::thread::scope(|scope| {
+        let work = &work;
+        let handles: Vec<_> = parts
+            .iter()
+            .map(|part| scope.spawn(move || work(part)))
+            .collect();
+        handles.into_iter().map(|h| h.join().ok()).collect()
+    })
+}
+
+fn thread_panicked() -> Error {
+    Error::Internal("a deciding thread panicked".to_owned())
 }

@@ -72,10 +72,8 @@ impl Place<'_> {
             .join(".");
         Error::Input {
             source_name: self.source_name.to_owned(),
-            position: match id {
-                Some(id) => format!("{} (`{id}`)", self.position),
-                None => self.position.to_string(),
-            },
+            position: Some(self.position),
+            record: id.map(str::to_owned),
             path: (!path.is_empty()).then_some(path),
             message: e.message,
         }
@@ -179,6 +177,33 @@ impl<'a> Reading<'a> {
         Ok((value, native))
     }
 
+    /// Reads the record a job decides (inside any wrapper at `inner`): by serde
+    /// when it is canonical, through the org's vocabulary with `read` when it is
+    /// a CRM's own. The job learns the record's format, id and native form on
+    /// the way, so an error line can name the record.
+    #[allow(clippy::too_many_arguments)]
+    fn decided_record<T: DeserializeOwned>(
+        &self,
+        place: &Place<'_>,
+        inner: &str,
+        raw: &'a str,
+        object: &Object<'a>,
+        context: Option<&str>,
+        job: &mut Job<'a>,
+        read: impl FnOnce(&Reader<'a>, &Native<'a>) -> Result<T, ReadError>,
+    ) -> Result<T, Error> {
+        let format = self.format_of(object);
+        job.format = Some(format);
+        if format == Format::Canonical {
+            job.id = text_id(object);
+            return typed(place, inner, job.id.as_deref(), raw);
+        }
+        let (value, native) =
+            self.native(place, inner, format, object, context, &mut job.id, read)?;
+        job.native = Some(native);
+        Ok(value)
+    }
+
     /// Reads every record of an input into jobs. In a forecast, native activity
     /// records attach to the opportunity of the same input they belong to and get
     /// no job of their own; an activity whose opportunity is not in the input is
@@ -202,7 +227,8 @@ impl<'a> Reading<'a> {
             text: None,
             input: Err(Error::Input {
                 source_name: source_name.to_owned(),
-                position: record.position.to_string(),
+                position: Some(record.position),
+                record: None,
                 path: None,
                 message,
             }),
@@ -260,19 +286,8 @@ impl<'a> Reading<'a> {
         job: &mut Job<'a>,
     ) -> Result<Input, Error> {
         let object = record_object(place, raw, parsed)?;
-        let format = self.format_of(&object);
-        job.format = Some(format);
-        if format == Format::Canonical {
-            let id = text_id(&object);
-            job.id = id.clone();
-            return typed(place, "", id.as_deref(), raw).map(Input::Qualify);
-        }
-        let (lead, native) =
-            self.native(place, "", format, &object, context, &mut job.id, |r, n| {
-                r.lead(n)
-            })?;
-        job.native = Some(native);
-        Ok(Input::Qualify(lead))
+        self.decided_record(place, "", raw, &object, context, job, |r, n| r.lead(n))
+            .map(Input::Qualify)
     }
 
     fn convert(
@@ -302,25 +317,15 @@ impl<'a> Reading<'a> {
             }
         }
         let lead_object = object(place, inner, lead_raw)?;
-        let format = self.format_of(&lead_object);
-        job.format = Some(format);
-        let lead: m::Lead = if format == Format::Canonical {
-            let id = text_id(&lead_object);
-            job.id = id.clone();
-            typed(place, inner, id.as_deref(), lead_raw)?
-        } else {
-            let (lead, native) = self.native(
-                place,
-                inner,
-                format,
-                &lead_object,
-                context,
-                &mut job.id,
-                |r, n| r.lead(n),
-            )?;
-            job.native = Some(native);
-            lead
-        };
+        let lead: m::Lead = self.decided_record(
+            place,
+            inner,
+            lead_raw,
+            &lead_object,
+            context,
+            job,
+            |r, n| r.lead(n),
+        )?;
         let mut read = Vec::new();
         if let Some(list) = candidates {
             let items = array(list).map_err(|_| {
@@ -400,25 +405,15 @@ impl<'a> Reading<'a> {
             None => (raw, None, ""),
         };
         let opportunity_object = object(place, inner, value)?;
-        let format = self.format_of(&opportunity_object);
-        job.format = Some(format);
-        let opportunity: m::Opportunity = if format == Format::Canonical {
-            let id = text_id(&opportunity_object);
-            job.id = id.clone();
-            typed(place, inner, id.as_deref(), value)?
-        } else {
-            let (opportunity, native) = self.native(
-                place,
-                inner,
-                format,
-                &opportunity_object,
-                context,
-                &mut job.id,
-                |r, n| r.opportunity(n, Vec::new()),
-            )?;
-            job.native = Some(native);
-            opportunity
-        };
+        let opportunity: m::Opportunity = self.decided_record(
+            place,
+            inner,
+            value,
+            &opportunity_object,
+            context,
+            job,
+            |r, n| r.opportunity(n, Vec::new()),
+        )?;
         let Some(to) = to.or_else(|| self.to.map(str::to_owned)) else {
             return Err(place.error(
                 Some(&opportunity.id),
@@ -443,15 +438,8 @@ impl<'a> Reading<'a> {
         job: &mut Job<'a>,
     ) -> Result<Input, Error> {
         let object = record_object(place, raw, parsed)?;
-        let format = self.format_of(&object);
-        job.format = Some(format);
-        if format == Format::Canonical {
-            let id = text_id(&object);
-            job.id = id.clone();
-            return typed(place, "", id.as_deref(), raw).map(Input::Forecast);
-        }
-        let (mut opportunity, native) =
-            self.native(place, "", format, &object, context, &mut job.id, |r, n| {
+        let mut opportunity: m::Opportunity =
+            self.decided_record(place, "", raw, &object, context, job, |r, n| {
                 r.opportunity(n, Vec::new())
             })?;
         let reader = self.reader();
@@ -468,7 +456,6 @@ impl<'a> Reading<'a> {
                 })?;
             opportunity.activities.push(read);
         }
-        job.native = Some(native);
         Ok(Input::Forecast(opportunity))
     }
 

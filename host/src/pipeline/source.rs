@@ -207,7 +207,7 @@ impl<R: BufRead> LineChunks<R> {
 }
 
 /// One record of an input, as text.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct RawRecord<'a> {
     /// 1-based position among the records of the input.
     pub position: usize,
@@ -233,6 +233,23 @@ pub struct Records<'a> {
 }
 
 impl<'a> Records<'a> {
+    /// A run of these records (a slice of `self.records`) with the notices that
+    /// fall inside it: a part for one thread.
+    pub fn part(&self, chunk: &[RawRecord<'a>]) -> Records<'a> {
+        let (Some(first), Some(last)) = (chunk.first(), chunk.last()) else {
+            return Records::default();
+        };
+        Records {
+            records: chunk.to_vec(),
+            more: self
+                .more
+                .iter()
+                .filter(|m| m.after >= first.position && m.after <= last.position)
+                .cloned()
+                .collect(),
+        }
+    }
+
     /// Adds the records of one JSON value: read once as an object (a collection's
     /// records are read as they are decided); anything else is one record that
     /// will be refused with the reason.

@@ -5,7 +5,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{Job, Output, Pipeline};
+use super::{Failure, Job, Output, Pipeline};
 use crate::audit::AuditPolicy;
 use crate::crm::{bundle, request, write as native_write, Format, MorePages, Origin, Vocabularies};
 use crate::decision::{Answer, InputRef};
@@ -255,11 +255,15 @@ pub(super) fn record(
             write_line(pipeline, &line, &mut output.text);
             if let Some(message) = native_error {
                 output.failed += 1;
-                let what = id.map(|id| format!(" (`{id}`)")).unwrap_or_default();
-                output.messages.push(format!(
-                    "{}: record {}{what}: no native actions: {message}",
-                    pipeline.source_name, job.position
-                ));
+                output.failures.push(Failure {
+                    position: job.position,
+                    error: Error::Native {
+                        source_name: pipeline.source_name.to_owned(),
+                        position: Some(job.position),
+                        record: id.map(str::to_owned),
+                        message: message.to_owned(),
+                    },
+                });
             } else {
                 output.decided += 1;
             }
@@ -286,7 +290,6 @@ pub(super) fn record(
             };
             write_line(pipeline, &line, &mut output.text);
             output.failed += 1;
-            output.messages.push(error.to_string());
             if pipeline.audit.is_some() {
                 output.audit.push(AuditItem {
                     record: id.map(str::to_owned),
@@ -296,6 +299,10 @@ pub(super) fn record(
                     result: Err(error.to_json()),
                 });
             }
+            output.failures.push(Failure {
+                position: job.position,
+                error,
+            });
         }
     }
 }
@@ -313,12 +320,14 @@ fn located(error: Error, source_name: &str, position: usize) -> Error {
     match error {
         Error::Input {
             source_name: s,
-            position: p,
+            position: None,
+            record,
             path,
             message,
-        } if s.is_empty() && p.is_empty() => Error::Input {
+        } if s.is_empty() => Error::Input {
             source_name: source_name.to_owned(),
-            position: position.to_string(),
+            position: Some(position),
+            record,
             path,
             message,
         },
@@ -326,16 +335,19 @@ fn located(error: Error, source_name: &str, position: usize) -> Error {
     }
 }
 
+/// A job's reading error again, for its line (the job keeps its own).
 fn clone_input_error(e: &Error) -> Error {
     match e {
         Error::Input {
             source_name,
             position,
+            record,
             path,
             message,
         } => Error::Input {
             source_name: source_name.clone(),
-            position: position.clone(),
+            position: *position,
+            record: record.clone(),
             path: path.clone(),
             message: message.clone(),
         },

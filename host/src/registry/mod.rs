@@ -531,9 +531,10 @@ impl Host {
     }
 }
 
+/// A thread panicked while it held the registry's lock: a bug of the host, not a
+/// clash of versions.
 fn poisoned(org: &str) -> Error {
-    Error::Version {
-        org: org.to_owned(),
-        message: "the registry lock is poisoned".to_owned(),
-    }
+    Error::Internal(format!(
+        "the registry lock is poisoned (a thread panicked while changing the orgs; org `{org}`)"
+    ))
 }

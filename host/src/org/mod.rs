@@ -18,9 +18,11 @@
 //! writes an org folder chooses its module and policy, never another file of the
 //! host.
 
-use std::path::{Component, Path, PathBuf};
+mod loaded;
+mod paths;
 
-use anyhow::{bail, Context as _};
+use std::path::{Path, PathBuf};
+
 use serde::Deserialize;
 
 use crate::audit::AuditPolicy;
@@ -28,6 +30,79 @@ use crate::crm::{CrmConfig, Vocabularies};
 use crate::engine::Limits;
 use crate::integrity::Integrity;
 use crate::registry::{Host, LoadedModule, VersionSpec};
+
+pub use loaded::{DecideOptions, Org};
+pub use paths::{resolve_inside, OrgPathError};
+
+/// Why an org folder cannot be read. Each names the file to fix.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OrgError {
+    /// A file or folder of the org cannot be read.
+    #[error("cannot read {}", path.display())]
+    Read {
+        /// The file or folder.
+        path: PathBuf,
+        /// What the system said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `org.json` is not what it should be.
+    #[error("{}: at `{at}`: {message}", path.display())]
+    Invalid {
+        /// The `org.json` file.
+        path: PathBuf,
+        /// The JSON path at fault (`.` for the whole file).
+        at: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A path in `org.json` leads outside the org folder.
+    #[error("{}: {source}", path.display())]
+    Path {
+        /// The `org.json` file.
+        path: PathBuf,
+        /// Which path, and how it leaves.
+        #[source]
+        source: OrgPathError,
+    },
+    /// The module `org.json` names is not there.
+    #[error(
+        "{}: module {} does not exist (build it: run `crm-rules build` in the module's \
+         crate, which copies the component into this folder)",
+        path.display(),
+        module.display()
+    )]
+    MissingModule {
+        /// The `org.json` file.
+        path: PathBuf,
+        /// The module's path.
+        module: PathBuf,
+    },
+    /// The signature file `org.json` names is not there.
+    #[error("{}: signature file {} does not exist", path.display(), signature.display())]
+    MissingSignature {
+        /// The `org.json` file.
+        path: PathBuf,
+        /// The signature's path.
+        signature: PathBuf,
+    },
+    /// The `crm` vocabulary of `org.json` is not valid.
+    #[error("{}: {message}", path.display())]
+    Vocabulary {
+        /// The `org.json` file.
+        path: PathBuf,
+        /// What is wrong, naming the field.
+        message: String,
+    },
+}
+
+fn read_error(path: &Path) -> impl FnOnce(std::io::Error) -> OrgError + '_ {
+    move |source| OrgError::Read {
+        path: path.to_owned(),
+        source,
+    }
+}
 
 /// The contents of `org.json`.
 #[derive(Debug, Clone, Deserialize)]
@@ -67,110 +142,6 @@ fn reference() -> String {
     "reference".to_owned()
 }
 
-/// A path in `org.json` that would reach outside the org folder.
-#[derive(Debug, thiserror::Error)]
-pub enum OrgPathError {
-    /// An absolute path (or, on Windows, one with a drive or root).
-    #[error(
-        "`{field}` is `{path}`, an absolute path; paths in org.json are relative to the org folder"
-    )]
-    Absolute {
-        /// The field of `org.json`, e.g. `policy`.
-        field: &'static str,
-        /// The path as written.
-        path: String,
-    },
-    /// A path with a `..` component.
-    #[error("`{field}` is `{path}`, which climbs out with `..`; paths in org.json stay inside the org folder")]
-    Climbs {
-        /// The field of `org.json`.
-        field: &'static str,
-        /// The path as written.
-        path: String,
-    },
-    /// An empty path.
-    #[error("`{field}` is empty")]
-    Empty {
-        /// The field of `org.json`.
-        field: &'static str,
-    },
-    /// A path that leads out of the folder through a symbolic link.
-    #[error("`{field}` is `{path}`, which leads to {target}, outside the org folder {dir} (through a symbolic link)")]
-    LinksOut {
-        /// The field of `org.json`.
-        field: &'static str,
-        /// The path as written.
-        path: String,
-        /// Where it leads.
-        target: String,
-        /// The org folder.
-        dir: String,
-    },
-    /// The folder or the path cannot be resolved.
-    #[error("`{field}`: cannot resolve {path}")]
-    Resolve {
-        /// The field of `org.json`.
-        field: &'static str,
-        /// The path that could not be resolved.
-        path: String,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-}
-
-/// `relative` (the value of `field` in `org.json`) as a path inside `dir`. A path
-/// that does not exist yet is checked by its words alone; one that exists is
-/// resolved, symbolic links and all, and must still be inside `dir`.
-pub fn resolve_inside(
-    dir: &Path,
-    field: &'static str,
-    relative: &str,
-) -> Result<PathBuf, OrgPathError> {
-    let path = Path::new(relative);
-    if relative.trim().is_empty() {
-        return Err(OrgPathError::Empty { field });
-    }
-    for component in path.components() {
-        match component {
-            Component::Normal(_) | Component::CurDir => {}
-            Component::ParentDir => {
-                return Err(OrgPathError::Climbs {
-                    field,
-                    path: relative.to_owned(),
-                })
-            }
-            Component::RootDir | Component::Prefix(_) => {
-                return Err(OrgPathError::Absolute {
-                    field,
-                    path: relative.to_owned(),
-                })
-            }
-        }
-    }
-    let joined = dir.join(path);
-    if std::fs::symlink_metadata(&joined).is_err() {
-        return Ok(joined);
-    }
-    let resolve = |p: &Path| {
-        p.canonicalize().map_err(|source| OrgPathError::Resolve {
-            field,
-            path: p.display().to_string(),
-            source,
-        })
-    };
-    let (root, target) = (resolve(dir)?, resolve(&joined)?);
-    if !target.starts_with(&root) {
-        return Err(OrgPathError::LinksOut {
-            field,
-            path: relative.to_owned(),
-            target: target.display().to_string(),
-            dir: root.display().to_string(),
-        });
-    }
-    Ok(target)
-}
-
 /// An org folder, read.
 #[derive(Debug, Clone)]
 pub struct OrgDir {
@@ -190,30 +161,38 @@ pub struct OrgDir {
 
 impl OrgDir {
     /// Reads `dir/org.json`, its module and its policy.
-    pub fn read(dir: &Path) -> anyhow::Result<OrgDir> {
-        let path = resolve_inside(dir, "org.json", "org.json")?;
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
+    pub fn read(dir: &Path) -> Result<OrgDir, OrgError> {
+        let org_json = dir.join("org.json");
+        let path =
+            resolve_inside(dir, "org.json", "org.json").map_err(|source| OrgError::Path {
+                path: org_json.clone(),
+                source,
+            })?;
+        let text = std::fs::read_to_string(&path).map_err(read_error(&path))?;
         let de = &mut serde_json::Deserializer::from_str(&text);
-        let file: OrgFile = serde_path_to_error::deserialize(de)
-            .map_err(|e| anyhow::anyhow!("{}: at `{}`: {}", path.display(), e.path(), e.inner()))?;
+        let file: OrgFile =
+            serde_path_to_error::deserialize(de).map_err(|e| OrgError::Invalid {
+                path: path.clone(),
+                at: e.path().to_string(),
+                message: e.inner().to_string(),
+            })?;
         let inside = |field: &'static str, relative: &str| {
-            resolve_inside(dir, field, relative)
-                .map_err(|e| anyhow::Error::new(e).context(format!("{}", path.display())))
+            resolve_inside(dir, field, relative).map_err(|source| OrgError::Path {
+                path: path.clone(),
+                source,
+            })
         };
         let wasm = if file.module == "reference" {
             crate::REFERENCE_MODULE.to_vec()
         } else {
             let module = inside("module", &file.module)?;
             if !module.is_file() {
-                bail!(
-                    "{}: module {} does not exist (build the module crate for \
-                     wasm32-wasip2 first)",
-                    path.display(),
-                    module.display()
-                );
+                return Err(OrgError::MissingModule {
+                    path: path.clone(),
+                    module,
+                });
             }
-            std::fs::read(&module).with_context(|| format!("cannot read {}", module.display()))?
+            std::fs::read(&module).map_err(read_error(&module))?
         };
         let signature_path = match (&file.signature, file.module.as_str()) {
             (Some(path), _) => Some(inside("signature", path)?),
@@ -221,26 +200,26 @@ impl OrgDir {
             (None, module) => Some(inside("signature", &format!("{module}.sig"))?),
         };
         let signature = match signature_path {
-            Some(path) if path.is_file() => Some(
-                std::fs::read_to_string(&path)
-                    .with_context(|| format!("cannot read {}", path.display()))?
+            Some(signature) if signature.is_file() => Some(
+                std::fs::read_to_string(&signature)
+                    .map_err(read_error(&signature))?
                     .trim()
                     .to_owned(),
             ),
-            Some(path) if file.signature.is_some() => {
-                bail!(
-                    "{}: signature file {} does not exist",
-                    dir.join("org.json").display(),
-                    path.display()
-                )
+            Some(signature) if file.signature.is_some() => {
+                return Err(OrgError::MissingSignature {
+                    path: path.clone(),
+                    signature,
+                })
             }
             _ => None,
         };
-        let vocabularies =
-            Vocabularies::new(&file.crm).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let vocabularies = Vocabularies::new(&file.crm).map_err(|e| OrgError::Vocabulary {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
         let policy_path = inside("policy", &file.policy)?;
-        let policy = std::fs::read_to_string(&policy_path)
-            .with_context(|| format!("cannot read {}", policy_path.display()))?;
+        let policy = std::fs::read_to_string(&policy_path).map_err(read_error(&policy_path))?;
         Ok(OrgDir {
             dir: dir.to_owned(),
             file,
@@ -282,7 +261,7 @@ impl OrgDir {
     }
 
     /// Every org folder at or below `root` (folders holding an `org.json`), sorted.
-    pub fn find(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    pub fn find(root: &Path) -> Result<Vec<PathBuf>, OrgError> {
         let mut found = Vec::new();
         let mut stack = vec![root.to_owned()];
         while let Some(dir) = stack.pop() {
@@ -290,10 +269,9 @@ impl OrgDir {
                 found.push(dir);
                 continue;
             }
-            let entries = std::fs::read_dir(&dir)
-                .with_context(|| format!("cannot read folder {}", dir.display()))?;
+            let entries = std::fs::read_dir(&dir).map_err(read_error(&dir))?;
             for entry in entries {
-                let path = entry?.path();
+                let path = entry.map_err(read_error(&dir))?.path();
                 if path.is_dir()
                     && path
                         .file_name()
