@@ -13,7 +13,7 @@ use crm_rules::model as m;
 use super::tabular::Labelled;
 use crm_rules::decision::{Answer, InputRef};
 use crm_rules::error::{Error, Result};
-use crm_rules::pipeline::BATCH_RECORDS;
+use crm_rules::pipeline::{on_threads, split_evenly, BATCH_RECORDS};
 use crm_rules::registry::{Decided, Host};
 
 /// Who decides and when: the org, the decision time of records without their
@@ -38,25 +38,14 @@ pub fn decide_all(
 ) -> Vec<Result<Decided<Answer>>> {
     let mut order: Vec<usize> = (0..records.len()).collect();
     order.sort_by_key(|&i| records[i].as_of.unwrap_or(run.now));
-    let threads = run.threads.max(1).min(order.len().max(1));
-    let share = order.len().div_ceil(threads).max(1);
-    let parts: Vec<Vec<(usize, Result<Decided<Answer>>)>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = order
-            .chunks(share)
-            .map(|part| scope.spawn(move || decide_part(host, run, records, part, progress)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join().unwrap_or_else(|_| {
-                    vec![] // a panicking thread leaves its records undecided, reported below
-                })
-            })
-            .collect()
+    let parts: Vec<&[usize]> = split_evenly(&order, run.threads).collect();
+    // A panicking thread leaves its records undecided, reported below.
+    let parts = on_threads(&parts, |part| {
+        decide_part(host, run, records, part, progress)
     });
     let mut answers: Vec<Option<Result<Decided<Answer>>>> = Vec::new();
     answers.resize_with(records.len(), || None);
-    for (i, answer) in parts.into_iter().flatten() {
+    for (i, answer) in parts.into_iter().flatten().flatten() {
         answers[i] = Some(answer);
     }
     answers

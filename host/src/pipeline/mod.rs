@@ -315,8 +315,9 @@ pub fn split_evenly<T>(items: &[T], threads: usize) -> std::slice::Chunks<'_, T>
 /// results in the parts' order; `None` for a part whose thread panicked.
 pub fn on_threads<P: Sync, R: Send>(parts: &[P], work: impl Fn(&P) -> R + Sync) -> Vec<Option<R>> {
     if let [one] = parts {
-        // One part needs no thread of its own.
-        return vec![Some(work(one))];
+        // One part needs no thread of its own; a panic still reads as `None`.
+        let work = std::panic::AssertUnwindSafe(|| work(one));
+        return vec![std::panic::catch_unwind(work).ok()];
     }
     std::thread::scope(|scope| {
         let work = &work;
