@@ -3,8 +3,8 @@
 //! conversion candidates, and generated Salesforce REST leads for the batch.
 
 use crm_rules::model::{
-    Activity, ActivityKind, BudgetStatus, Context, Engagement, FieldValue, Lead,
-    LeadSource, Money, Need, Opportunity, OpportunityStatus, Timeframe,
+    Activity, ActivityKind, BudgetStatus, Context, Engagement, FieldValue, Lead, LeadSource, Money,
+    Need, Opportunity, OpportunityStatus, Timeframe,
 };
 use serde_json::json;
 
@@ -111,8 +111,6 @@ pub fn opportunity(i: usize) -> Opportunity {
         custom: Default::default(),
     }
 }
-
-
 
 /// One Salesforce REST Lead of ~30 fields (~800 bytes), BANT in the custom fields
 /// the strict org's vocabulary maps.

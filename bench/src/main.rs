@@ -10,9 +10,10 @@
 //!
 //! Sections: `warm`, `isolated`, `batch`, `cold`, `memory` (default: all). Every
 //! figure is a median. `--json PATH` writes them as an array of
-//! `{"measure", "unit", "ours", "native", "zen"}`; BENCHMARKS.md reports a run.
+//! `{"measure", "unit", "ours", "native", "zen", "limit"}`; BENCHMARKS.md reports a run.
 
 mod data;
+mod floor;
 mod native;
 mod zen;
 
@@ -45,6 +46,10 @@ struct Figure {
     native: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     zen: Option<f64>,
+    /// The floor of the same job without deciding (e2e only): what reading and
+    /// writing alone allow on this machine.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    limit: Option<f64>,
 }
 
 impl Figure {
@@ -61,11 +66,24 @@ impl Figure {
             line.push_str(&format!(
                 "  native {native:>10.3} (ours is {:.2}x {})",
                 1.0 / ratio(native),
-                if self.unit == "rec/s" { "slower" } else { "native's time" }
+                if self.unit == "rec/s" {
+                    "slower"
+                } else {
+                    "native's time"
+                }
             ));
         }
         if let Some(zen) = self.zen {
-            line.push_str(&format!("  zen-engine {zen:>10.3} ({:.1}x ours)", ratio(zen)));
+            line.push_str(&format!(
+                "  zen-engine {zen:>10.3} ({:.1}x ours)",
+                ratio(zen)
+            ));
+        }
+        if let Some(limit) = self.limit {
+            line.push_str(&format!(
+                "  limit {limit:>10.0} (ours is {:.0}% of it)",
+                100.0 * self.ours / limit
+            ));
         }
         println!("{line}");
     }
@@ -141,27 +159,51 @@ fn warm(figures: &mut Vec<Figure>) {
     let zq = zen::qualification();
     for l in leads.iter().take(50) {
         let ours = host.qualify(&c, l).expect("ok");
-        assert_eq!(native.qualify(&c, l), ours.value, "native differs on {}", l.id);
+        assert_eq!(
+            native.qualify(&c, l),
+            ours.value,
+            "native differs on {}",
+            l.id
+        );
         let theirs = zen::block_on(&rt, zq.evaluate(zen::lead(l).into()))
             .expect("zen")
             .result
             .to_value();
         let rendered = Renderer::new(&ours.facts, InputRef::Qualify(l)).qualification(&ours);
-        assert_eq!(theirs["score"].as_f64(), Some(f64::from(ours.score)), "score of {}", l.id);
-        assert_eq!(theirs["rating"], rendered.rating.as_str(), "rating of {}", l.id);
+        assert_eq!(
+            theirs["score"].as_f64(),
+            Some(f64::from(ours.score)),
+            "score of {}",
+            l.id
+        );
+        assert_eq!(
+            theirs["rating"],
+            rendered.rating.as_str(),
+            "rating of {}",
+            l.id
+        );
         let outcome = serde_json::to_value(&rendered).expect("json")["outcome"].clone();
         assert_eq!(theirs["outcome"], outcome, "outcome of {}", l.id);
     }
     let zf = zen::forecast();
     for o in opportunities.iter().take(50) {
         let ours = host.forecast(&c, o).expect("ok");
-        assert_eq!(native.forecast(&c, o), ours.value, "native differs on {}", o.id);
+        assert_eq!(
+            native.forecast(&c, o),
+            ours.value,
+            "native differs on {}",
+            o.id
+        );
         let theirs = zen::block_on(&rt, zf.evaluate(zen::opportunity(o).into()))
             .expect("zen")
             .result
             .to_value();
         let p = theirs["probability"].as_f64().expect("probability");
-        assert!((p - ours.probability).abs() < 1e-4, "{p} vs {}", ours.probability);
+        assert!(
+            (p - ours.probability).abs() < 1e-4,
+            "{p} vs {}",
+            ours.probability
+        );
     }
     // zen takes its input as its own `Variable`; building it from JSON is part of
     // its cost, as lowering the record is part of ours.
@@ -201,10 +243,14 @@ fn warm(figures: &mut Vec<Figure>) {
         ours: micros(ours),
         native: Some(micros(nat)),
         zen: Some(micros(zen_time)),
+        limit: None,
     });
     // Rendering is asked for separately: a batch that needs outcomes only never
     // builds these strings.
-    let answers: Vec<_> = leads.iter().map(|l| host.qualify(&c, l).expect("ok")).collect();
+    let answers: Vec<_> = leads
+        .iter()
+        .map(|l| host.qualify(&c, l).expect("ok"))
+        .collect();
     let render = per_item(21, n, || {
         for (l, a) in leads.iter().zip(&answers) {
             black_box(Renderer::new(&a.facts, InputRef::Qualify(l)).qualification(a));
@@ -216,6 +262,7 @@ fn warm(figures: &mut Vec<Figure>) {
         ours: micros(render),
         native: None,
         zen: None,
+        limit: None,
     });
     figures.push(Figure {
         measure: "batch_qualify",
@@ -223,6 +270,7 @@ fn warm(figures: &mut Vec<Figure>) {
         ours: micros(batch),
         native: Some(micros(nat)),
         zen: None,
+        limit: None,
     });
 
     let m = opportunities.len();
@@ -254,6 +302,7 @@ fn warm(figures: &mut Vec<Figure>) {
         ours: micros(ours),
         native: Some(micros(nat)),
         zen: Some(micros(zen_time)),
+        limit: None,
     });
     let times = side_by_side(
         201,
@@ -282,6 +331,7 @@ fn warm(figures: &mut Vec<Figure>) {
         ours: micros(ours),
         native: Some(micros(nat)),
         zen: None,
+        limit: None,
     });
 }
 
@@ -324,6 +374,7 @@ fn isolated(figures: &mut Vec<Figure>) {
         ours: micros(pct(50)),
         native: None,
         zen: None,
+        limit: None,
     });
 }
 
@@ -378,10 +429,8 @@ fn batch(figures: &mut Vec<Figure>) {
             audit: None,
             source_name: "bench",
         };
-        let reader = std::io::BufReader::with_capacity(
-            1 << 20,
-            std::fs::File::open(&file).expect("input"),
-        );
+        let reader =
+            std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(&file).expect("input"));
         let start = Instant::now();
         let opened = open(reader, 16 << 20).expect("open");
         let mut sink = std::io::sink();
@@ -391,13 +440,25 @@ fn batch(figures: &mut Vec<Figure>) {
         start.elapsed()
     };
     let nat = run(&native);
-    println!("native pipeline (same pipeline, rules in process)  {:>10.0} records/s", rate(nat));
+    println!(
+        "native pipeline (same pipeline, rules in process)  {:>10.0} records/s",
+        rate(nat)
+    );
     let inproc = run(&host);
-    println!("ours, the library's pipeline in process             {:>10.0} records/s", rate(inproc));
+    println!(
+        "ours, the library's pipeline in process             {:>10.0} records/s",
+        rate(inproc)
+    );
     let program = root.join("target/release/crm-rules");
     let start = Instant::now();
     let status = std::process::Command::new(&program)
-        .args(["--org-dir", "examples/strict", "--now", "2026-11-25T09:00:00Z", "qualify"])
+        .args([
+            "--org-dir",
+            "examples/strict",
+            "--now",
+            "2026-11-25T09:00:00Z",
+            "qualify",
+        ])
         .arg(&file)
         .current_dir(&root)
         .stdout(std::process::Stdio::null())
@@ -405,13 +466,22 @@ fn batch(figures: &mut Vec<Figure>) {
         .expect("the crm-rules program (cargo build --release -p crm-rules)");
     let e2e = start.elapsed();
     assert!(status.success(), "crm-rules failed: {status}");
-    println!("ours end to end (crm-rules qualify FILE > /dev/null) {:>10.0} records/s", rate(e2e));
+    println!(
+        "ours end to end (crm-rules qualify FILE > /dev/null) {:>10.0} records/s",
+        rate(e2e)
+    );
+    let limit = floor::time(&file, threads, &mut std::io::sink());
+    println!(
+        "the floor: split, parse to serde_json::Value, fixed line {:>10.0} records/s",
+        rate(limit)
+    );
     figures.push(Figure {
         measure: "e2e_batch",
         unit: "rec/s",
         ours: rate(e2e),
         native: Some(rate(nat)),
         zen: None,
+        limit: Some(rate(limit)),
     });
 }
 
@@ -421,8 +491,11 @@ fn cold(figures: &mut Vec<Figure>) {
     // world-writable): both go into a private folder of their own.
     let private = std::env::temp_dir().join(format!("crm-rules-bench-{}", std::process::id()));
     std::fs::create_dir_all(&private).expect("bench folder");
-    std::fs::set_permissions(&private, std::os::unix::fs::PermissionsExt::from_mode(0o700))
-        .expect("private bench folder");
+    std::fs::set_permissions(
+        &private,
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .expect("private bench folder");
     let dir = private.join("cache");
     let cached = EngineSettings {
         cache_dir: Some(dir.clone()),
@@ -441,15 +514,23 @@ fn cold(figures: &mut Vec<Figure>) {
     let mut from_cache: Vec<Duration> = (0..21).map(|_| load(&cached)).collect();
     compile.sort();
     from_cache.sort();
-    println!("first compile      median {:.1} ms", compile[1].as_secs_f64() * 1e3);
+    println!(
+        "first compile      median {:.1} ms",
+        compile[1].as_secs_f64() * 1e3
+    );
     let host = Host::with_settings(&cached).expect("host");
     host.load("org-0", REFERENCE_MODULE, POLICY, Limits::default())
         .expect("load");
     let mut shared: Vec<Duration> = (1..22)
         .map(|i| {
             let start = Instant::now();
-            host.load(&format!("org-{i}"), REFERENCE_MODULE, POLICY, Limits::default())
-                .expect("load");
+            host.load(
+                &format!("org-{i}"),
+                REFERENCE_MODULE,
+                POLICY,
+                Limits::default(),
+            )
+            .expect("load");
             start.elapsed()
         })
         .collect();
@@ -464,6 +545,7 @@ fn cold(figures: &mut Vec<Figure>) {
         ours: from_cache[10].as_secs_f64() * 1e3,
         native: None,
         zen: None,
+        limit: None,
     });
     let _ = std::fs::remove_dir_all(&private);
 }
@@ -511,6 +593,7 @@ fn memory(figures: &mut Vec<Figure>) {
         ours: grown,
         native: None,
         zen: None,
+        limit: None,
     });
 }
 
@@ -533,8 +616,13 @@ fn spin(what: &str, perf_map: bool) {
         let mut i = 0u64;
         while Instant::now() < end {
             i += 1;
-            host.load(&format!("org-{}", i % 500), REFERENCE_MODULE, POLICY, Limits::default())
-                .expect("load");
+            host.load(
+                &format!("org-{}", i % 500),
+                REFERENCE_MODULE,
+                POLICY,
+                Limits::default(),
+            )
+            .expect("load");
         }
         return;
     }
@@ -587,9 +675,8 @@ fn spin(what: &str, perf_map: bool) {
 /// inside a module (its allocator, its rules, its build flags), whose effect is
 /// smaller than the swings between two runs.
 fn compare_modules(a: &str, b: &str, policy: Option<&str>) {
-    let read = |path: &str| {
-        std::fs::read(path).unwrap_or_else(|e| panic!("cannot read `{path}`: {e}"))
-    };
+    let read =
+        |path: &str| std::fs::read(path).unwrap_or_else(|e| panic!("cannot read `{path}`: {e}"));
     let (module_a, module_b) = (read(a), read(b));
     let policy = match policy {
         Some(path) => String::from_utf8(read(path))
@@ -637,7 +724,10 @@ fn compare_modules(a: &str, b: &str, policy: Option<&str>) {
     let cases: Vec<_> = cases
         .into_iter()
         .filter(|(what, orgs, records, _, _)| {
-            match orgs.iter().try_for_each(|c| host.decide(c, records[0]).map(drop)) {
+            match orgs
+                .iter()
+                .try_for_each(|c| host.decide(c, records[0]).map(drop))
+            {
                 Ok(()) => true,
                 Err(e) => {
                     println!("{what:<12} skipped: {e}");
@@ -657,10 +747,16 @@ fn compare_modules(a: &str, b: &str, policy: Option<&str>) {
                     }
                 }
             };
-            let times =
-                side_by_side(*rounds, records.len(), &mut [&mut || run(a), &mut || run(b)]);
+            let times = side_by_side(
+                *rounds,
+                records.len(),
+                &mut [&mut || run(a), &mut || run(b)],
+            );
             let (ta, tb) = (micros(times[0]), micros(times[1]));
-            println!("{what:<12} A {ta:>8.3} us   B {tb:>8.3} us   B/A {:.3}", tb / ta);
+            println!(
+                "{what:<12} A {ta:>8.3} us   B {tb:>8.3} us   B/A {:.3}",
+                tb / ta
+            );
         }
     }
 }
@@ -670,8 +766,11 @@ fn compare_modules(a: &str, b: &str, policy: Option<&str>) {
 fn spin_cold() {
     let private = std::env::temp_dir().join(format!("crm-rules-spin-{}", std::process::id()));
     std::fs::create_dir_all(&private).expect("bench folder");
-    std::fs::set_permissions(&private, std::os::unix::fs::PermissionsExt::from_mode(0o700))
-        .expect("private bench folder");
+    std::fs::set_permissions(
+        &private,
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .expect("private bench folder");
     let cached = EngineSettings {
         cache_dir: Some(private.join("cache")),
         cache_key: Some(private.join("cache.key")),
@@ -688,7 +787,10 @@ fn spin_cold() {
         loading += start.elapsed();
         loads += 1;
     }
-    println!("{loads} loads, {:.2} ms each", loading.as_secs_f64() * 1e3 / f64::from(loads));
+    println!(
+        "{loads} loads, {:.2} ms each",
+        loading.as_secs_f64() * 1e3 / f64::from(loads)
+    );
     let _ = std::fs::remove_dir_all(&private);
 }
 
@@ -700,7 +802,10 @@ fn main() {
     };
     let value = |args: &mut Vec<String>, name: &str| {
         let at = args.iter().position(|a| a == name)?;
-        let value = args.get(at + 1).cloned().unwrap_or_else(|| panic!("{name} takes a path"));
+        let value = args
+            .get(at + 1)
+            .cloned()
+            .unwrap_or_else(|| panic!("{name} takes a path"));
         args.drain(at..at + 2);
         Some(value)
     };

@@ -111,7 +111,9 @@ impl Decider for Native {
                         Answer::Forecast(self.forecast(ctx, opportunity))
                     }
                     InputRef::Convert { .. } => {
-                        return Err(Error::Internal("the native baseline does not convert".into()))
+                        return Err(Error::Internal(
+                            "the native baseline does not convert".into(),
+                        ))
                     }
                 };
                 Ok(Decided {

@@ -192,4 +192,3 @@ pub fn opportunity(o: &Opportunity) -> Value {
 pub fn block_on<F: std::future::Future>(rt: &tokio::runtime::Runtime, f: F) -> F::Output {
     rt.block_on(f)
 }
-

@@ -77,7 +77,12 @@ fn cpu_of(pid: u32) -> Duration {
         .rsplit_once(')')
         .map(|(_, rest)| rest.split_whitespace().collect())
         .unwrap_or_default();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
     // utime and stime are fields 14 and 15 of the line; 12 and 13 after the name.
     Duration::from_millis((ticks(11) + ticks(12)) * 10)
 }
@@ -113,7 +118,11 @@ fn add_key(keys: &Path, args: &[&str]) -> String {
         .args(args)
         .output()
         .expect("crm-rules keys add (cargo build --release -p crm-rules first)");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout)
         .split_whitespace()
         .last()
@@ -393,7 +402,10 @@ async fn connection(
         let _ = partial.latency.record(took.as_micros().max(1) as u64);
         match outcome {
             Ok((status, body)) => {
-                *partial.statuses.entry(status.as_str().to_owned()).or_default() += 1;
+                *partial
+                    .statuses
+                    .entry(status.as_str().to_owned())
+                    .or_default() += 1;
                 if check_versions && status == StatusCode::OK {
                     match version_of(&body) {
                         Some(v) => *partial.versions.entry(v).or_default() += 1,
@@ -421,7 +433,8 @@ async fn run(service: &Service, load: Load) -> Report {
     let tasks: Vec<_> = (0..load.connections)
         .map(|c| {
             // Connections take turns, evenly spread over one interval.
-            let first = start + interval.map_or(Duration::ZERO, |i| i * c as u32 / load.connections as u32);
+            let first =
+                start + interval.map_or(Duration::ZERO, |i| i * c as u32 / load.connections as u32);
             tokio::spawn(connection(
                 service.addr,
                 calls.clone(),
@@ -534,7 +547,9 @@ async fn batch(service: &Service) {
         .collect();
     // The program on the same records, 5 times over (100,000 leads), from a file.
     let file = service.dir.join("leads.jsonl");
-    let all: String = (0..5).flat_map(|_| bodies.iter().map(String::as_str)).collect();
+    let all: String = (0..5)
+        .flat_map(|_| bodies.iter().map(String::as_str))
+        .collect();
     std::fs::write(&file, &all).expect("leads file");
     let records = 5 * BATCHES * PER_BATCH;
     let mut best = Duration::MAX;
@@ -591,7 +606,13 @@ async fn batch(service: &Service) {
     }
 }
 
-async fn admin(service: &Service, method: &'static str, path: &str, body: Bytes, content_type: &'static str) -> (StatusCode, Bytes) {
+async fn admin(
+    service: &Service,
+    method: &'static str,
+    path: &str,
+    body: Bytes,
+    content_type: &'static str,
+) -> (StatusCode, Bytes) {
     let mut sender = connect(service.addr).await;
     let call = Call {
         method,
@@ -605,8 +626,10 @@ async fn admin(service: &Service, method: &'static str, path: &str, body: Bytes,
 
 async fn swap(service: &Service) {
     println!("\n## swap: 100 module swaps during single-lead load at 5,000/s");
-    let module = std::fs::read(root().join("target/components/guest-rules/wasm32-wasip2/release/guest_rules.wasm"))
-        .expect("the reference module");
+    let module = std::fs::read(
+        root().join("target/components/guest-rules/wasm32-wasip2/release/guest_rules.wasm"),
+    )
+    .expect("the reference module");
     let (status, body) = admin(
         service,
         "POST",
@@ -616,9 +639,19 @@ async fn swap(service: &Service) {
     )
     .await;
     assert!(status == StatusCode::CREATED, "upload: {status} {body:?}");
-    let (_, versions) = admin(service, "GET", "/v1/orgs/strict-co/versions", Bytes::new(), "application/json").await;
+    let (_, versions) = admin(
+        service,
+        "GET",
+        "/v1/orgs/strict-co/versions",
+        Bytes::new(),
+        "application/json",
+    )
+    .await;
     let versions: serde_json::Value = serde_json::from_slice(&versions).expect("versions");
-    let first = versions[0]["version"].as_str().expect("a version").to_owned();
+    let first = versions[0]["version"]
+        .as_str()
+        .expect("a version")
+        .to_owned();
     let duration = seconds();
     let swapper = {
         let (addr, key, first) = (service.addr, service.admin_key.clone(), first.clone());
@@ -662,11 +695,20 @@ async fn swap(service: &Service) {
         report.versions, report.unnamed
     );
     // Back to the folder's version for the next scenarios.
-    admin(service, "POST", &format!("/v1/orgs/strict-co/versions/{first}/activate"), Bytes::new(), "application/json").await;
+    admin(
+        service,
+        "POST",
+        &format!("/v1/orgs/strict-co/versions/{first}/activate"),
+        Bytes::new(),
+        "application/json",
+    )
+    .await;
 }
 
 async fn hostile(service: &Service) {
-    println!("\n## hostile: org B at 5,000/s, alone and while org A's module loops and hoards memory");
+    println!(
+        "\n## hostile: org B at 5,000/s, alone and while org A's module loops and hoards memory"
+    );
     let load = || Load {
         calls: single_calls(service),
         connections: 64,
@@ -765,11 +807,21 @@ async fn abuse(service: &Service) {
         tokio::time::sleep(Duration::from_millis(500)).await;
         let mut seen: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
         let mut note = |what: &str, status: String| {
-            *seen.entry(what.to_owned()).or_default().entry(status).or_default() += 1;
+            *seen
+                .entry(what.to_owned())
+                .or_default()
+                .entry(status)
+                .or_default() += 1;
         };
         let mut sender = connect(addr).await;
         let qualify = format!("/v1/orgs/strict-co/qualify?now={NOW}");
-        for body in ["{\"id\": ", "[{\"id\": 1},", "", "\u{1}\u{2}", "{\"id\": \"x\", \"id\": \"y\"}"] {
+        for body in [
+            "{\"id\": ",
+            "[{\"id\": 1},",
+            "",
+            "\u{1}\u{2}",
+            "{\"id\": \"x\", \"id\": \"y\"}",
+        ] {
             for _ in 0..10 {
                 let call = Call::post(&qualify, &org, body.to_owned());
                 let status = match send(&mut sender, &call).await {
@@ -783,20 +835,34 @@ async fn abuse(service: &Service) {
             }
         }
         for (what, key, path) in [
-            ("unknown org (admin key)", admin_key.as_str(), "/v1/orgs/nobody/qualify"),
-            ("another org's key", org.as_str(), "/v1/orgs/hostile-co/qualify"),
+            (
+                "unknown org (admin key)",
+                admin_key.as_str(),
+                "/v1/orgs/nobody/qualify",
+            ),
+            (
+                "another org's key",
+                org.as_str(),
+                "/v1/orgs/hostile-co/qualify",
+            ),
             ("bad key", "crk_0000", qualify.as_str()),
         ] {
             for _ in 0..20 {
                 let call = Call::post(path, key, lead(1));
-                let status = send(&mut sender, &call).await.map(|(s, _)| s.as_str().to_owned()).unwrap_or_else(|e| format!("io: {e}"));
+                let status = send(&mut sender, &call)
+                    .await
+                    .map(|(s, _)| s.as_str().to_owned())
+                    .unwrap_or_else(|e| format!("io: {e}"));
                 note(what, status);
             }
         }
         // 100 MB in one body.
         let huge = Call::post(&qualify, &org, vec![b' '; 100 << 20]);
         let mut fresh = connect(addr).await;
-        let status = send(&mut fresh, &huge).await.map(|(s, _)| s.as_str().to_owned()).unwrap_or_else(|e| format!("io: {e}"));
+        let status = send(&mut fresh, &huge)
+            .await
+            .map(|(s, _)| s.as_str().to_owned())
+            .unwrap_or_else(|e| format!("io: {e}"));
         note("100 MB body", status);
         // Slow clients: a body promised and sent a byte a second; headers never ended.
         let slow: Vec<_> = (0..10)
@@ -823,7 +889,11 @@ async fn abuse(service: &Service) {
             })
             .collect();
         for (i, client) in slow.into_iter().enumerate() {
-            let what = if i % 2 == 0 { "slow body" } else { "slow headers" };
+            let what = if i % 2 == 0 {
+                "slow body"
+            } else {
+                "slow headers"
+            };
             note(what, client.await.expect("slow client"));
         }
         seen
@@ -872,7 +942,9 @@ fn main() {
                 "swap" => swap(&service).await,
                 "hostile" => hostile(&service).await,
                 "abuse" => abuse(&service).await,
-                other => eprintln!("unknown scenario `{other}` (single, batch, swap, hostile, abuse)"),
+                other => {
+                    eprintln!("unknown scenario `{other}` (single, batch, swap, hostile, abuse)")
+                }
             }
         }
     });
