@@ -134,6 +134,7 @@ impl Modify for Security {
         manage::versions,
         manage::upload,
         manage::activate,
+        manage::remove_version,
         manage::rollback,
         manage::reload,
         ops::healthz,
