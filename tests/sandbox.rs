@@ -621,6 +621,15 @@ fn the_program_signs_modules_and_an_org_refuses_a_tampered_signature() {
     let path = |name: &str| org.join(name).to_str().expect("utf-8").to_owned();
     let keygen = cli(&["module", "keygen", "--secret", &path("approver.key")]);
     assert!(keygen.status.success(), "{}", text(&keygen.stderr));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(path("approver.key"))
+            .expect("key")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "the secret key is only its owner's");
+    }
     let public = text(&keygen.stdout).trim().to_owned();
     let sign = cli(&[
         "module",

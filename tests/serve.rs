@@ -213,6 +213,41 @@ impl Server {
         answer(request.send(body))
     }
 
+    fn delete(&self, path: &str, key: Option<&str>) -> Answer {
+        let mut request = agent().delete(format!("{}{path}", self.base));
+        if let Some(key) = key {
+            request = request.header("authorization", format!("Bearer {key}"));
+        }
+        answer(request.call())
+    }
+
+    /// Sends a signal (`HUP`, `TERM`, ...).
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Whether the process still runs.
+    fn alive(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    /// Waits until the log holds `text`.
+    fn wait_for_log(&self, text: &str) {
+        let started = Instant::now();
+        while !self.log().contains(text) {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "no `{text}` in the log: {}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     fn port(&self) -> u16 {
         self.base.rsplit(':').next().unwrap().parse().unwrap()
     }
@@ -1024,4 +1059,308 @@ fn a_runaway_module_costs_its_own_org_and_not_the_others() {
     assert!(server.log().contains("lowest priority"), "{}", server.log());
     let metrics = server.get("/metrics", None).body;
     assert!(metrics.contains("code=\"module_stopped\""), "{metrics}");
+}
+
+// The service in production: readiness, signals, versions, keys, request ids.
+
+/// Uploads the reference module as a version of strict-co.
+fn upload(server: &Server, query: &str, headers: &[(&str, &str)]) -> Answer {
+    let mut all = vec![("content-type", "application/wasm")];
+    all.extend_from_slice(headers);
+    server.post_with(
+        &format!("/v1/orgs/strict-co/versions?{query}"),
+        None,
+        crm_rules::REFERENCE_MODULE,
+        &all,
+    )
+}
+
+#[test]
+fn one_broken_org_folder_leaves_the_service_ready_and_is_reported_per_org() {
+    let dir = orgs(&["strict", "loose"]);
+    // A typo, and a second folder claiming an org that is already served.
+    std::fs::create_dir_all(dir.path().join("typo")).unwrap();
+    std::fs::write(dir.path().join("typo/org.json"), "{\"org_id\": ").unwrap();
+    copy_dir(
+        &support::root().join("examples/strict"),
+        &dir.path().join("strict-again"),
+    );
+    let server = Server::start(dir.path(), &[]).ready();
+    let readiness = server.get("/readyz", None).json();
+    assert_eq!(readiness["ready"], true, "{readiness}");
+    assert_eq!(readiness["failed"], 2, "{readiness}");
+    assert_eq!(readiness["loaded"], 2, "{readiness}");
+    let lead = server.post(
+        &format!("/v1/orgs/loose-ltd/qualify?now={NOW}"),
+        None,
+        LEAD.as_bytes(),
+    );
+    assert_eq!(lead.status, 200, "{}", lead.body);
+    let list = server.get("/v1/orgs", None).json();
+    let folders = list["folders"].as_array().unwrap();
+    let failed: Vec<&str> = folders
+        .iter()
+        .filter(|f| f["error"].is_string())
+        .map(|f| f["folder"].as_str().unwrap())
+        .collect();
+    assert_eq!(failed, ["strict-again", "typo"], "{list}");
+    let metrics = server.get("/metrics", None).body;
+    assert!(
+        metrics.contains("crm_rules_org_folder_healthy{folder=\"typo\",org=\"\"} 0"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("crm_rules_org_folder_healthy{folder=\"loose\",org=\"loose-ltd\"} 1"),
+        "{metrics}"
+    );
+    // Broken while serving: still ready.
+    std::fs::write(dir.path().join("loose/org.json"), "{").unwrap();
+    server.signal("HUP");
+    server.wait_for_log("SIGHUP: done");
+    assert_eq!(server.get("/readyz", None).status, 200);
+}
+
+#[test]
+fn sighup_reloads_keys_and_folders_and_does_not_stop_the_service() {
+    let dir = orgs(&["strict"]);
+    let keys_dir = tempfile::tempdir().unwrap();
+    let keys = keys_dir.path().join("keys.json");
+    let key = add_key(&keys, &["strict-co"]);
+    let mut server = Server::start(dir.path(), &["--keys", keys.to_str().unwrap()]).ready();
+    server.signal("HUP");
+    server.wait_for_log("SIGHUP: done; keys unchanged; 1 org folders, 0 failed to load");
+    assert!(
+        server.alive(),
+        "SIGHUP stopped the service: {}",
+        server.log()
+    );
+    let answer = server.post(
+        &format!("/v1/orgs/strict-co/qualify?now={NOW}"),
+        Some(&key),
+        LEAD.as_bytes(),
+    );
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert!(server
+        .log()
+        .contains("SIGHUP: reading the keys file and the org folders again"));
+}
+
+#[test]
+fn a_version_uploaded_unsigned_cannot_be_activated_once_the_org_trusts_keys() {
+    let dir = orgs(&["strict"]);
+    let server = Server::start(dir.path(), &[]).ready();
+    let first = server
+        .post(
+            &format!("/v1/orgs/strict-co/qualify?now={NOW}"),
+            None,
+            LEAD.as_bytes(),
+        )
+        .json()["by"]["version"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let unsigned = upload(&server, "version=unsigned", &[]);
+    assert_eq!(unsigned.status, 201, "{}", unsigned.body);
+    let other = upload(&server, "version=unsigned-2", &[]);
+    assert_eq!(other.status, 201, "{}", other.body);
+    let activated = server.post("/v1/orgs/strict-co/versions/unsigned-2/activate", None, b"");
+    assert_eq!(activated.status, 200, "{}", activated.body);
+    // The org now trusts a key (its folder's own module signed by it).
+    let secret = dir.path().join("approver.key");
+    let out = support::cli(
+        &["module", "keygen", "--secret", secret.to_str().unwrap()],
+        None,
+    );
+    assert!(out.status.success(), "{}", support::text(&out.stderr));
+    let public = support::text(&out.stdout).trim().to_owned();
+    let org_json = dir.path().join("strict/org.json");
+    let mut file: Value =
+        serde_json::from_str(&std::fs::read_to_string(&org_json).unwrap()).unwrap();
+    file["trusted_keys"] = json!([public]);
+    std::fs::write(&org_json, file.to_string()).unwrap();
+    let reloaded = server.post("/v1/orgs/strict-co/reload", None, b"");
+    assert_eq!(
+        reloaded.status, 422,
+        "the folder's module is unsigned: {}",
+        reloaded.body
+    );
+    // The folder's load failed, but its org.json's rules hold all the same.
+    let refused = server.post("/v1/orgs/strict-co/versions/unsigned/activate", None, b"");
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert_eq!(refused.json()["error"]["code"], "integrity");
+    let rollback = server.post("/v1/orgs/strict-co/rollback", None, b"");
+    assert_eq!(rollback.status, 403, "{}", rollback.body);
+    let again = upload(&server, "version=unsigned-3&activate=true", &[]);
+    assert_eq!(again.status, 403, "{}", again.body);
+    // Nothing changed: the version activated before decides.
+    let answer = server.post(
+        &format!("/v1/orgs/strict-co/qualify?now={NOW}"),
+        None,
+        LEAD.as_bytes(),
+    );
+    assert_eq!(answer.json()["by"]["version"], "unsigned-2", "not {first}");
+}
+
+#[test]
+fn version_labels_are_plain_tokens_and_versions_can_be_removed_and_are_pruned() {
+    let dir = orgs(&["strict"]);
+    let server = Server::start(dir.path(), &["--keep-versions", "3"]).ready();
+    for label in [
+        "%0d%0aX-Injected:%201",
+        "..%2F..%2Fx",
+        "a%2Fb",
+        ".hidden",
+        "",
+    ] {
+        let refused = upload(&server, &format!("version={label}"), &[]);
+        assert_eq!(refused.status, 400, "{label}: {}", refused.body);
+        let error = &refused.json()["error"];
+        assert_eq!(error["code"], "invalid_version", "{label}");
+        assert!(
+            error["message"]
+                .as_str()
+                .unwrap()
+                .contains("letters, digits"),
+            "{error}"
+        );
+    }
+    let missing = server.post("/v1/orgs/strict-co/versions/nope/activate", None, b"");
+    assert_eq!(missing.status, 404, "{}", missing.body);
+    assert_eq!(missing.json()["error"]["code"], "unknown_version");
+    let bad = server.post("/v1/orgs/strict-co/versions/a..b/activate", None, b"");
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    for label in ["v1", "v2", "v3", "v4"] {
+        let added = upload(&server, &format!("version={label}"), &[]);
+        assert_eq!(added.status, 201, "{}", added.body);
+    }
+    let labels = || -> Vec<String> {
+        server
+            .get("/v1/orgs/strict-co/versions", None)
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["version"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let kept = labels();
+    assert_eq!(kept.len(), 3, "{kept:?}");
+    assert!(
+        kept.contains(&"v4".to_owned()) && !kept.contains(&"v1".to_owned()),
+        "{kept:?}"
+    );
+    let active = server.get("/v1/orgs/strict-co/module", None).json()["version"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(kept.contains(&active), "the active version is never pruned");
+    let refused = server.delete(&format!("/v1/orgs/strict-co/versions/{active}"), None);
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert_eq!(
+        server.delete("/v1/orgs/strict-co/versions/v4", None).status,
+        204
+    );
+    assert!(!labels().contains(&"v4".to_owned()));
+    let gone = server.delete("/v1/orgs/strict-co/versions/v4", None);
+    assert_eq!(gone.status, 404, "{}", gone.body);
+}
+
+#[test]
+fn the_keys_watcher_ignores_other_files_in_the_keys_folder() {
+    let dir = orgs(&["strict"]);
+    let keys_dir = tempfile::tempdir().unwrap();
+    let keys = keys_dir.path().join("keys.json");
+    let first = add_key(&keys, &["strict-co"]);
+    let server = Server::start(dir.path(), &["--keys", keys.to_str().unwrap()]).ready();
+    // A log written beside the keys file, as the README's setup does.
+    let log = keys_dir.path().join("serve.log");
+    for i in 0..6 {
+        std::fs::write(&log, format!("line {i}\n")).unwrap();
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    // The same keys written again: nothing to reload either.
+    let same = std::fs::read(&keys).unwrap();
+    std::fs::write(&keys, &same).unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    let reloads = |log: &str| log.matches(": 1 keys").count() + log.matches(": 2 keys").count();
+    assert_eq!(reloads(&server.log()), 0, "{}", server.log());
+    // A new key is picked up, once.
+    let second = add_key(&keys, &["strict-co"]);
+    server.wait_for_log(": 2 keys");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(reloads(&server.log()), 1, "{}", server.log());
+    for key in [&first, &second] {
+        let answer = server.post(
+            &format!("/v1/orgs/strict-co/qualify?now={NOW}"),
+            Some(key),
+            LEAD.as_bytes(),
+        );
+        assert_eq!(answer.status, 200, "{}", answer.body);
+    }
+}
+
+#[test]
+fn keys_add_refuses_an_org_no_folder_names() {
+    let dir = orgs(&["strict"]);
+    let keys_dir = tempfile::tempdir().unwrap();
+    let keys = keys_dir.path().join("keys.json");
+    let orgs_arg = dir.path().to_str().unwrap();
+    let refused = support::cli(
+        &[
+            "keys",
+            "add",
+            "strict-c0",
+            "--keys",
+            keys.to_str().unwrap(),
+            "--orgs",
+            orgs_arg,
+        ],
+        None,
+    );
+    assert!(!refused.status.success());
+    let message = support::text(&refused.stderr);
+    assert!(
+        message.contains("strict-c0") && message.contains("strict-co"),
+        "{message}"
+    );
+    assert!(!keys.exists(), "nothing written");
+    add_key(&keys, &["strict-co", "--orgs", orgs_arg]);
+}
+
+#[test]
+fn request_ids_are_echoed_or_made_and_now_is_bounded() {
+    let dir = orgs(&["strict"]);
+    let server = Server::start(dir.path(), &[]).ready();
+    let qualify = format!("/v1/orgs/strict-co/qualify?now={NOW}");
+    let echoed = server.post_with(
+        &qualify,
+        None,
+        LEAD.as_bytes(),
+        &[("x-request-id", "abc-123")],
+    );
+    assert_eq!(echoed.header("x-request-id"), Some("abc-123"));
+    let made = server.post(&qualify, None, LEAD.as_bytes());
+    let other = server.get("/healthz", None);
+    let (a, b) = (
+        made.header("x-request-id").unwrap(),
+        other.header("x-request-id").unwrap(),
+    );
+    assert!(!a.is_empty() && a != b, "{a} {b}");
+    for now in ["9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z"] {
+        let far = server.post(
+            &format!("/v1/orgs/strict-co/qualify?now={now}"),
+            None,
+            LEAD.as_bytes(),
+        );
+        assert_eq!(far.status, 400, "{now}: {}", far.body);
+        assert!(far.body.contains("2999-12-31T23:59:59Z"), "{}", far.body);
+    }
+    // An HTTP caller is not told of a program's flags.
+    let transition = server.post(
+        &format!("/v1/orgs/strict-co/transition?now={NOW}"),
+        None,
+        br#"{"opportunity": {"id": "O-1", "name": "x", "stage": "Qualify", "amount": 1000, "close_date": "2026-12-31"}}"#,
+    );
+    assert!(transition.status >= 400, "{}", transition.body);
+    assert!(!transition.body.contains("--to"), "{}", transition.body);
 }

@@ -393,6 +393,10 @@ pub struct ServeArgs {
     /// Log as JSON lines (with timestamps), for a log collector.
     #[arg(long)]
     pub log_json: bool,
+    /// Module versions kept per org: after an upload, the oldest that are not
+    /// active are removed beyond this many.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub keep_versions: usize,
 }
 
 #[derive(Subcommand)]
@@ -411,6 +415,10 @@ pub enum KeysCommand {
         /// A note to tell keys apart (who holds it).
         #[arg(long)]
         note: Option<String>,
+        /// The folder of org folders the service serves: every org named must
+        /// be one of them.
+        #[arg(long = "orgs", value_name = "DIR")]
+        orgs_dir: Option<PathBuf>,
     },
     /// List the keys (ids, orgs, notes; never the keys themselves).
     List {

@@ -20,9 +20,13 @@ pub fn run(command: &ModuleCommand) -> anyhow::Result<ExitCode> {
         }
         ModuleCommand::Keygen { secret } => {
             let (secret_hex, public_hex) = integrity::generate_key().map_err(anyhow::Error::msg)?;
-            let mut file = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
+            // Only its owner may read a secret key: it is created so, never
+            // widened afterwards.
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let mut file = options
                 .open(secret)
                 .with_context(|| format!("cannot create {}", secret.display()))?;
             writeln!(file, "{secret_hex}")?;

@@ -5,7 +5,7 @@
 //! caller is let in.
 
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use axum::http::{header, HeaderMap, StatusCode};
 
@@ -16,11 +16,15 @@ use super::keys::{Grant, KeyFile, KeyRing};
 pub struct KeyStore {
     path: PathBuf,
     ring: RwLock<Arc<KeyRing>>,
+    /// The SHA-256 of the file's bytes when last read: a reload that finds the
+    /// same bytes changes nothing and says nothing.
+    read: Mutex<[u8; 32]>,
 }
 
 impl KeyStore {
     /// Reads the keys file; it must exist.
     pub fn open(path: PathBuf) -> anyhow::Result<KeyStore> {
+        let digest = file_digest(&path);
         let ring = KeyRing::of(&KeyFile::read(&path, false)?);
         if ring.len() == 0 {
             tracing::warn!(
@@ -31,6 +35,7 @@ impl KeyStore {
         Ok(KeyStore {
             path,
             ring: RwLock::new(Arc::new(ring)),
+            read: Mutex::new(digest),
         })
     }
 
@@ -38,9 +43,17 @@ impl KeyStore {
         &self.path
     }
 
-    /// Reads the file again; a file that cannot be read leaves the keys as they
-    /// were.
-    pub fn reload(&self) {
+    /// Reads the file again when its bytes changed; a file that cannot be read
+    /// leaves the keys as they were. Returns whether the keys were replaced.
+    pub fn reload(&self) -> bool {
+        let digest = file_digest(&self.path);
+        let mut read = match self.read.lock() {
+            Ok(read) => read,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if *read == digest {
+            return false;
+        }
         match KeyFile::read(&self.path, false) {
             Ok(file) => {
                 let ring = KeyRing::of(&file);
@@ -48,8 +61,13 @@ impl KeyStore {
                 if let Ok(mut current) = self.ring.write() {
                     *current = Arc::new(ring);
                 }
+                *read = digest;
+                true
             }
-            Err(e) => tracing::warn!("keys not reloaded, the previous ones stay: {e:#}"),
+            Err(e) => {
+                tracing::warn!("keys not reloaded, the previous ones stay: {e:#}");
+                false
+            }
         }
     }
 
@@ -59,6 +77,13 @@ impl KeyStore {
             Err(poisoned) => poisoned.into_inner().clone(),
         }
     }
+}
+
+/// The SHA-256 of a file's bytes; of nothing when it cannot be read (then a
+/// reload reads it and says why).
+fn file_digest(path: &std::path::Path) -> [u8; 32] {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(std::fs::read(path).unwrap_or_default()).into()
 }
 
 /// What the caller may reach.

@@ -74,8 +74,8 @@ pub struct DecideQuery {
     /// One indented JSON document per record.
     #[serde(default)]
     pretty: bool,
-    /// The decision time (RFC 3339); default: the time of the request, to the
-    /// second.
+    /// The decision time (RFC 3339, from 1970-01-01T00:00:00Z to
+    /// 2999-12-31T23:59:59Z); default: the time of the request, to the second.
     #[param(value_type = Option<String>, format = DateTime)]
     now: Option<DateTime<Utc>>,
     /// The acting user.
@@ -113,6 +113,9 @@ impl Params {
             },
             to: query.to,
         };
+        if let Some(now) = query.now {
+            check_now(now)?;
+        }
         let ctx = Context {
             org_id: String::new(),
             now: query.now.unwrap_or_else(|| Utc::now().trunc_subsecs(0)),
@@ -120,6 +123,22 @@ impl Params {
             team: query.team,
         };
         Ok((params, ctx))
+    }
+}
+
+/// The earliest and latest decision time taken (`?now=`): rules add days and
+/// years to it, and a date past year 9999 has no RFC 3339 form.
+const EARLIEST: &str = "1970-01-01T00:00:00Z";
+const LATEST: &str = "2999-12-31T23:59:59Z";
+
+fn check_now(now: DateTime<Utc>) -> Result<(), ApiError> {
+    let bound = |text: &str| DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&Utc));
+    match (bound(EARLIEST), bound(LATEST)) {
+        (Ok(earliest), Ok(latest)) if (earliest..=latest).contains(&now) => Ok(()),
+        _ => Err(ApiError::bad_input(format!(
+            "now: {} is out of range; the decision time must be from {EARLIEST} to {LATEST}",
+            now.to_rfc3339()
+        ))),
     }
 }
 

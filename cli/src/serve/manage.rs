@@ -16,13 +16,14 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use crm_rules::registry::default_version;
-use crm_rules::VersionSpec;
+use crm_rules::{Integrity, VersionSpec};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ErrorBody};
+use super::labels;
 use super::openapi::{ModuleDoc, VersionDoc};
-use super::orgs::FolderStatus;
+use super::orgs::{FolderStatus, ServedOrg};
 use super::service::Service;
 
 /// The header an upload's signature (hex, `crm-rules module sign`) comes in.
@@ -100,10 +101,66 @@ pub async fn list_orgs(State(service): State<Arc<Service>>, headers: HeaderMap) 
 }
 
 /// Checks the caller is an admin and the org is served.
-fn admin_org(service: &Service, headers: &HeaderMap, org: &str) -> Result<(), ApiError> {
+fn admin_org(
+    service: &Service,
+    headers: &HeaderMap,
+    org: &str,
+) -> Result<Arc<ServedOrg>, ApiError> {
     let caller = service.caller(headers)?;
     caller.check_admin()?;
-    service.org(&caller, org).map(|_| ())
+    service.org(&caller, org)
+}
+
+/// The org's integrity rules as its org.json says now (403 when they cannot be
+/// read: nothing is activated on rules nobody can check).
+fn rules(service: &Service, org: &str) -> Result<Integrity, ApiError> {
+    service
+        .orgs
+        .rules(org)
+        .map_err(|message| ApiError::new(StatusCode::FORBIDDEN, "integrity", message))
+}
+
+/// Checks a caller's version label (400 naming the rule).
+fn checked_label(label: &str) -> Result<(), ApiError> {
+    labels::check(label)
+        .map_err(|message| ApiError::new(StatusCode::BAD_REQUEST, "invalid_version", message))
+}
+
+/// 404 unless the org has this version.
+fn existing_version(service: &Service, org: &str, version: &str) -> Result<(), ApiError> {
+    checked_label(version)?;
+    let versions = service
+        .host
+        .versions(org)
+        .map_err(|e| ApiError::from_host(&e))?;
+    if versions.iter().any(|v| v.version == version) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_version",
+            format!(
+                "org `{org}` has no version `{version}` (GET /v1/orgs/{org}/versions lists them)"
+            ),
+        ))
+    }
+}
+
+/// Removes the oldest versions that are not active, beyond `keep`: uploads
+/// would otherwise hold every module ever sent, compiled, until a restart.
+fn prune(service: &Service, org: &str, keep: usize) {
+    let Ok(versions) = service.host.versions(org) else {
+        return;
+    };
+    let excess = versions.len().saturating_sub(keep.max(1));
+    for old in versions.iter().filter(|v| !v.active).take(excess) {
+        if service.host.remove_version(org, &old.version).is_ok() {
+            tracing::info!(
+                "org `{org}`: version {} removed (more than {keep} versions kept)",
+                old.version
+            );
+        }
+    }
 }
 
 /// An org's module versions
@@ -123,7 +180,7 @@ pub async fn versions(
     Path(org): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let result = admin_org(&service, &headers, &org).and_then(|()| {
+    let result = admin_org(&service, &headers, &org).and_then(|_| {
         service
             .host
             .versions(&org)
@@ -157,6 +214,7 @@ pub struct UploadQuery {
     request_body(description = "The component (`.wasm`).", content_type = "application/wasm"),
     responses(
         (status = 201, description = "Compiled and initialised with the org's policy.", body = ModuleDoc),
+        (status = 400, description = "A bad query, or a version label that breaks the rule (code `invalid_version`).", body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, description = "Not an admin key, or the module does not match the org's pin or trusted keys (code `integrity`).", body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, description = "The label exists with another module.", body = ErrorBody),
         (status = 413, body = ErrorBody),
@@ -187,6 +245,15 @@ pub async fn upload(
         let wasm = service
             .body(&headers, body, service.settings.max_module_bytes)
             .await?;
+        // Checked once the body is read, so a client still sending it gets the
+        // refusal rather than a closed connection.
+        if let Some(label) = &query.version {
+            checked_label(label)?;
+        }
+        let integrity = Integrity {
+            signature,
+            ..rules(&service, &served.id)?
+        };
         let host = service.host.clone();
         let task_service = service.clone();
         let activated = query.activate;
@@ -199,13 +266,18 @@ pub async fn upload(
                 wasm: &wasm,
                 policy: &served.policy,
                 limits: served.limits.clone(),
-                integrity: served.integrity(signature),
+                integrity: integrity.clone(),
             };
             let loaded = host.add_version(&served.id, spec)?;
             if query.activate {
-                host.activate(&served.id, &loaded.version)?;
+                host.activate_under(&served.id, &loaded.version, &integrity)?;
                 task_service.metrics.swapped(&served.id);
             }
+            prune(
+                &task_service,
+                &served.id,
+                task_service.settings.keep_versions,
+            );
             Ok::<_, crm_rules::Error>(loaded)
         })
         .await
@@ -243,8 +315,10 @@ pub async fn upload(
     ),
     responses(
         (status = 200, description = "The version decides from now on; calls in flight finish on the one they started with.", body = Activated),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, description = "No such version.", body = ErrorBody)
+        (status = 400, description = "The label breaks the version label rule.", body = ErrorBody),
+        (status = 401, description = "No valid API key.", body = ErrorBody),
+        (status = 403, description = "Not an admin key, or the version does not satisfy the org's pin or trusted keys as they are now (code `integrity`).", body = ErrorBody),
+        (status = 404, description = "No such org, or no such version (code `unknown_version`).", body = ErrorBody)
     ),
     security(("api_key" = []))
 )]
@@ -253,18 +327,59 @@ pub async fn activate(
     Path((org, version)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    let result = admin_org(&service, &headers, &org).and_then(|()| {
+    let result = admin_org(&service, &headers, &org).and_then(|_| {
+        existing_version(&service, &org, &version)?;
         service
             .host
-            .activate(&org, &version)
+            .activate_under(&org, &version, &rules(&service, &org)?)
             .map_err(|e| ApiError::from_host(&e))?;
         service.metrics.swapped(&org);
+        tracing::info!("org `{org}`: version {version} activated");
         Ok(Activated {
             org: org.clone(),
             active: version.clone(),
         })
     });
     respond(StatusCode::OK, result)
+}
+
+/// Remove a version
+#[utoipa::path(
+    delete,
+    path = "/v1/orgs/{org}/versions/{version}",
+    tag = "management",
+    params(
+        ("org" = String, Path, description = "The org id."),
+        ("version" = String, Path, description = "The version's label.")
+    ),
+    responses(
+        (status = 204, description = "The version is gone (calls in flight on it finish)."),
+        (status = 400, description = "The label breaks the version label rule.", body = ErrorBody),
+        (status = 401, description = "No valid API key.", body = ErrorBody),
+        (status = 403, description = "Not an admin key.", body = ErrorBody),
+        (status = 404, description = "No such org, or no such version (code `unknown_version`).", body = ErrorBody),
+        (status = 409, description = "The version is active; activate another first.", body = ErrorBody)
+    ),
+    security(("api_key" = []))
+)]
+pub async fn remove_version(
+    State(service): State<Arc<Service>>,
+    Path((org, version)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let result = admin_org(&service, &headers, &org).and_then(|_| {
+        existing_version(&service, &org, &version)?;
+        service
+            .host
+            .remove_version(&org, &version)
+            .map_err(|e| ApiError::from_host(&e))?;
+        tracing::info!("org `{org}`: version {version} removed");
+        Ok(())
+    });
+    match result {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => e.into_response(),
+    }
 }
 
 /// Roll back
@@ -275,7 +390,9 @@ pub async fn activate(
     params(("org" = String, Path, description = "The org id.")),
     responses(
         (status = 200, description = "The version active before the current one decides again.", body = Activated),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 401, description = "No valid API key.", body = ErrorBody),
+        (status = 403, description = "Not an admin key, or the earlier version does not satisfy the org's pin or trusted keys as they are now (code `integrity`).", body = ErrorBody),
+        (status = 404, description = "No such org.", body = ErrorBody),
         (status = 409, description = "No earlier version.", body = ErrorBody)
     ),
     security(("api_key" = []))
@@ -285,12 +402,13 @@ pub async fn rollback(
     Path(org): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let result = admin_org(&service, &headers, &org).and_then(|()| {
+    let result = admin_org(&service, &headers, &org).and_then(|_| {
         let active = service
             .host
-            .rollback(&org)
+            .rollback_under(&org, &rules(&service, &org)?)
             .map_err(|e| ApiError::from_host(&e))?;
         service.metrics.swapped(&org);
+        tracing::info!("org `{org}`: rolled back to version {active}");
         Ok(Activated {
             org: org.clone(),
             active,

@@ -19,6 +19,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
+use super::orgs::FolderStatus;
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct DecisionLabels {
     org: String,
@@ -52,6 +54,12 @@ struct OrgLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FolderLabels {
+    folder: String,
+    org: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReasonLabels {
     reason: String,
 }
@@ -77,6 +85,7 @@ pub struct Metrics {
     fuel: Family<OrgKindLabels, Counter>,
     active: Family<VersionLabels, Gauge>,
     warm: Family<OrgLabels, Gauge>,
+    folder_healthy: Family<FolderLabels, Gauge>,
     rejected: Family<ReasonLabels, Counter>,
     responses: Family<StatusLabels, Counter>,
     /// The counter of each status, by status - 100, made on first use: counting
@@ -163,6 +172,13 @@ impl Metrics {
             "Instances the active version of an org keeps ready",
             warm.clone(),
         );
+        let folder_healthy = Family::<FolderLabels, Gauge>::default();
+        registry.register(
+            "org_folder_healthy",
+            "1 when an org folder's last load succeeded, 0 when it failed (it then \
+             serves its previous version, or nothing)",
+            folder_healthy.clone(),
+        );
         let rejected = Family::<ReasonLabels, Counter>::default();
         registry.register(
             "rejected_requests",
@@ -201,6 +217,7 @@ impl Metrics {
             fuel,
             active,
             warm,
+            folder_healthy,
             rejected,
             responses,
             response_counters: (100..600).map(|_| OnceLock::new()).collect(),
@@ -291,10 +308,20 @@ impl Metrics {
         &self.in_flight
     }
 
-    /// The metrics in the Prometheus text format, with the host's gauges read now.
-    pub fn render(&self, host: &Host) -> String {
+    /// The metrics in the Prometheus text format, with the host's gauges and the
+    /// folders' health read now.
+    pub fn render(&self, host: &Host, folders: &[FolderStatus]) -> String {
         self.active.clear();
         self.warm.clear();
+        self.folder_healthy.clear();
+        for folder in folders {
+            self.folder_healthy
+                .get_or_create(&FolderLabels {
+                    folder: folder.folder.clone(),
+                    org: folder.org.clone().unwrap_or_default(),
+                })
+                .set(i64::from(folder.error.is_none()));
+        }
         for org in host.orgs() {
             if let Ok(module) = host.module(&org) {
                 self.active

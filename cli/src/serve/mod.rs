@@ -24,13 +24,16 @@ mod audit_log;
 mod auth;
 mod decide;
 mod error;
+mod hangup;
 pub mod keys;
+mod labels;
 mod lanes;
 mod manage;
 mod metrics;
 mod openapi;
 mod ops;
 mod orgs;
+mod request_id;
 mod server;
 mod service;
 mod watch;
@@ -80,6 +83,10 @@ fn router(service: Arc<Service>, admission: Arc<Admission>, openapi: Bytes) -> R
             get(manage::versions).post(manage::upload),
         )
         .route(
+            "/v1/orgs/{org}/versions/{version}",
+            axum::routing::delete(manage::remove_version),
+        )
+        .route(
             "/v1/orgs/{org}/versions/{version}/activate",
             post(manage::activate),
         )
@@ -102,6 +109,7 @@ fn router(service: Arc<Service>, admission: Arc<Admission>, openapi: Bytes) -> R
         .merge(document)
         .fallback(not_found)
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
+        .layer(axum::middleware::from_fn(request_id::tag))
 }
 
 async fn not_found() -> Response {
@@ -123,7 +131,7 @@ fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     .into_response()
 }
 
-/// Runs the service until SIGINT or SIGTERM.
+/// Runs the service until SIGINT or SIGTERM (SIGHUP reloads).
 pub fn run(host: Arc<Host>, args: &ServeArgs, org_args: &OrgArgs) -> anyhow::Result<ExitCode> {
     if args.keys.is_none() && !args.listen.ip().is_loopback() {
         anyhow::bail!(
@@ -160,6 +168,7 @@ pub fn run(host: Arc<Host>, args: &ServeArgs, org_args: &OrgArgs) -> anyhow::Res
             max_module_bytes: args.max_module_bytes,
             read_timeout,
             batch_threads: cores,
+            keep_versions: args.keep_versions,
         },
     });
     let admission = Arc::new(Admission {
@@ -195,6 +204,7 @@ pub fn run(host: Arc<Host>, args: &ServeArgs, org_args: &OrgArgs) -> anyhow::Res
                 None
             }
         };
+        hangup::listen(service.clone());
         let loader = service.clone();
         tokio::task::spawn_blocking(move || {
             loader.orgs.sync(&loader.host, &loader.metrics);
@@ -204,7 +214,9 @@ pub fn run(host: Arc<Host>, args: &ServeArgs, org_args: &OrgArgs) -> anyhow::Res
                 tracing::info!("ready: {} orgs loaded", statuses.len());
             } else {
                 tracing::warn!(
-                    "{failed} of {} org folders failed to load; not ready until they do",
+                    "ready: {} of {} org folders failed to load (see above, or GET /v1/orgs); \
+                     the others serve",
+                    failed,
                     statuses.len()
                 );
             }

@@ -134,6 +134,7 @@ impl Modify for Security {
         manage::versions,
         manage::upload,
         manage::activate,
+        manage::remove_version,
         manage::rollback,
         manage::reload,
         ops::healthz,
@@ -166,10 +167,64 @@ pub struct ApiDoc;
 
 /// The document as JSON, made once when the service starts.
 pub fn document() -> String {
-    ApiDoc::openapi()
-        .to_json()
-        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    let mut doc = match serde_json::to_value(ApiDoc::openapi()) {
+        Ok(doc) => doc,
+        Err(e) => return format!("{{\"error\": \"{e}\"}}"),
+    };
+    complete(&mut doc);
+    serde_json::to_string(&doc).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }
+
+/// What the annotations leave out: a decision body's JSON shape (one record or
+/// an array of records), and a description on every response (a generator
+/// needs one), from its status's reason phrase where the route gives none.
+fn complete(doc: &mut Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for operation in item.values_mut() {
+            if DECISIONS.iter().any(|d| path.ends_with(d)) {
+                if let Some(json) = operation.pointer_mut("/requestBody/content/application~1json")
+                {
+                    json["schema"] = serde_json::json!({
+                        "oneOf": [
+                            {"type": "object", "description": "One record."},
+                            {"type": "array", "items": {"type": "object"}, "description": "Records."}
+                        ]
+                    });
+                }
+            }
+            let Some(responses) = operation
+                .get_mut("responses")
+                .and_then(Value::as_object_mut)
+            else {
+                continue;
+            };
+            for (status, response) in responses.iter_mut() {
+                let described = response
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .is_some_and(|d| !d.is_empty());
+                if !described {
+                    let reason = status
+                        .parse::<u16>()
+                        .ok()
+                        .and_then(|s| axum::http::StatusCode::from_u16(s).ok())
+                        .and_then(|s| s.canonical_reason())
+                        .unwrap_or("Answer");
+                    response["description"] = Value::String(reason.to_owned());
+                }
+            }
+        }
+    }
+}
+
+/// The routes whose bodies are records to decide.
+const DECISIONS: [&str; 4] = ["/qualify", "/convert", "/transition", "/forecast"];
 
 #[cfg(test)]
 mod tests {
@@ -190,5 +245,20 @@ mod tests {
         ] {
             assert!(paths.contains_key(path), "{path} missing");
         }
+        for (path, item) in paths {
+            for (method, op) in item.as_object().unwrap() {
+                for (status, response) in op["responses"].as_object().unwrap() {
+                    assert!(
+                        response["description"]
+                            .as_str()
+                            .is_some_and(|d| !d.is_empty()),
+                        "{method} {path} {status}: no description"
+                    );
+                }
+            }
+        }
+        let body = &paths["/v1/orgs/{org}/qualify"]["post"]["requestBody"]["content"]
+            ["application/json"]["schema"];
+        assert!(body["oneOf"].is_array(), "{body}");
     }
 }

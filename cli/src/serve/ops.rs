@@ -13,10 +13,14 @@ use utoipa::ToSchema;
 
 use super::service::Service;
 
-/// Whether the service takes traffic.
+/// Whether the service takes traffic: once the orgs folder has been looked at
+/// the first time. A folder that fails to load does not make the service
+/// unready (every replica sees the same folder, so they would all leave the load
+/// balancer for one org's mistake); it is counted here, named with its reason in
+/// `GET /v1/orgs` (admin key), and in the `crm_rules_org_folder_healthy` metric.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Readiness {
-    /// Every org folder found is loaded.
+    /// The org folders have been loaded once (each, or its failure noted).
     pub ready: bool,
     /// Org folders serving a version.
     pub loaded: usize,
@@ -45,8 +49,8 @@ pub async fn healthz() -> Response {
     path = "/readyz",
     tag = "operations",
     responses(
-        (status = 200, description = "Every org folder is loaded.", body = Readiness),
-        (status = 503, description = "Still loading, or a folder failed to load.", body = Readiness)
+        (status = 200, description = "The service serves: the org folders were loaded once; `failed` counts those that failed (they do not make the service unready).", body = Readiness),
+        (status = 503, description = "Still loading the org folders at start.", body = Readiness)
     )
 )]
 pub async fn readyz(State(service): State<Arc<Service>>) -> Response {
@@ -78,7 +82,9 @@ pub async fn readyz(State(service): State<Arc<Service>>) -> Response {
     responses((status = 200, description = "Decisions by org, kind and outcome; errors by code; request latency; fuel used; each org's active version; warm instances; refusals.", content_type = "application/openmetrics-text"))
 )]
 pub async fn metrics(State(service): State<Arc<Service>>) -> Response {
-    let text = service.metrics.render(&service.host);
+    let text = service
+        .metrics
+        .render(&service.host, &service.orgs.statuses());
     (
         [(
             header::CONTENT_TYPE,

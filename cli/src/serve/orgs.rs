@@ -17,12 +17,13 @@ use std::sync::{Arc, Mutex, RwLock};
 use chrono::{DateTime, SubsecRound as _, Utc};
 use crm_rules::audit::AuditPolicy;
 use crm_rules::crm::Vocabularies;
-use crm_rules::org::OrgDir;
+use crm_rules::org::{OrgDir, OrgFile};
 use crm_rules::{Host, Integrity, Limits, OrgFacts};
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 use utoipa::ToSchema;
 
+use super::labels;
 use super::lanes::Conduct;
 use super::metrics::{Metrics, OrgMeters};
 
@@ -37,9 +38,6 @@ pub struct ServedOrg {
     pub policy: String,
     /// The limits of an uploaded module's calls.
     pub limits: Limits,
-    /// What an uploaded module must match (the folder's pin and trusted keys).
-    pub sha256: Option<String>,
-    pub trusted_keys: Vec<String>,
     pub meters: OrgMeters,
     /// How its module has behaved lately: where its decisions run.
     pub conduct: Arc<Conduct>,
@@ -63,15 +61,6 @@ impl ServedOrg {
         let set: Arc<HashSet<String>> = Arc::new(facts.custom_fields.iter().cloned().collect());
         *cached = Some((facts, set.clone()));
         set
-    }
-
-    /// What an upload for this org must match, with the upload's signature.
-    pub fn integrity(&self, signature: Option<String>) -> Integrity {
-        Integrity {
-            sha256: self.sha256.clone(),
-            trusted_keys: self.trusted_keys.clone(),
-            signature,
-        }
     }
 }
 
@@ -169,10 +158,11 @@ impl Orgs {
         self.folders().values().map(|f| f.status.clone()).collect()
     }
 
-    /// Ready: the first scan is done and every folder serves a version.
+    /// Ready: the first scan is done. A folder that failed to load is that org's
+    /// trouble (its status and metrics say so), not a reason to take the orgs
+    /// that loaded out of service.
     pub fn ready(&self) -> bool {
         self.scanned.load(Ordering::Acquire)
-            && self.folders().values().all(|f| f.status.version.is_some())
     }
 
     /// Looks at the orgs folder again: loads new and changed org folders, and
@@ -209,6 +199,42 @@ impl Orgs {
             .find(|(_, f)| f.status.org.as_deref() == Some(org))
             .map(|(dir, _)| dir.clone())?;
         Some(self.load(host, metrics, &dir, true))
+    }
+
+    /// The org's pin and trusted keys as its org.json says now: what an upload,
+    /// an activation or a rollback is checked against. Read from the file, not
+    /// from the last load: a folder whose load failed after its org.json began
+    /// trusting keys (its own module unsigned, say) must not leave the older,
+    /// laxer rules in force. An org.json that cannot be read refuses.
+    pub fn rules(&self, org: &str) -> Result<Integrity, String> {
+        let dir = self
+            .folders()
+            .iter()
+            .find(|(_, f)| f.status.org.as_deref() == Some(org))
+            .map(|(dir, _)| dir.clone())
+            .ok_or_else(|| format!("org `{org}` has no folder"))?;
+        let path = dir.join("org.json");
+        let file: OrgFile = std::fs::read_to_string(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|text| serde_json::from_str(&text).map_err(|e| e.to_string()))
+            .map_err(|e| {
+                format!(
+                    "{}/org.json cannot be read, so its signing rules cannot be checked: {e}",
+                    self.relative(&dir)
+                )
+            })?;
+        if file.org_id != org {
+            return Err(format!(
+                "{}/org.json now names org `{}`",
+                self.relative(&dir),
+                file.org_id
+            ));
+        }
+        Ok(Integrity {
+            sha256: file.sha256,
+            trusted_keys: file.trusted_keys,
+            signature: None,
+        })
     }
 
     fn remove(&self, host: &Host, dir: &Path) {
@@ -275,6 +301,12 @@ impl Orgs {
             }
         };
         let id = org.file.org_id.clone();
+        if let Some(label) = &org.file.version {
+            // The label goes into headers, log lines and metric labels.
+            if let Err(message) = labels::check(label) {
+                return fail(Some(id), format!("org.json `version`: {message}"));
+            }
+        }
         let digest = digest(dir, &org);
         if let Some((status, Some(loaded))) = &previous {
             if !force && *loaded == digest && status.org.as_deref() == Some(id.as_str()) {
@@ -315,8 +347,6 @@ impl Orgs {
             audit: org.file.audit.clone(),
             policy: org.policy.clone(),
             limits: org.file.limits.clone(),
-            sha256: org.file.sha256.clone(),
-            trusted_keys: org.file.trusted_keys.clone(),
             meters: metrics.org(&id),
             conduct,
             custom: Mutex::new(None),

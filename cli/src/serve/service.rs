@@ -24,6 +24,9 @@ pub struct Settings {
     pub read_timeout: Duration,
     /// Threads a batch is decided on.
     pub batch_threads: usize,
+    /// Versions kept per org; older ones that are not active are removed after
+    /// an upload.
+    pub keep_versions: usize,
 }
 
 /// The service.

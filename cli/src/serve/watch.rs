@@ -38,15 +38,16 @@ pub fn start(service: Arc<Service>) -> anyhow::Result<Watching> {
     // Absolute, so the paths of events compare with it whatever the working folder.
     let root = absolute(service.orgs.root());
     watcher.watch(&root, RecursiveMode::Recursive)?;
-    // The keys file's folder, as named (not through symbolic links): a secret
-    // mounted by an orchestrator is replaced by swapping a link in that folder,
-    // so any change in it reloads the keys.
+    // The keys file's folder, as named (not through symbolic links): the file is
+    // replaced by a rename (`keys add`), and a secret mounted by an orchestrator
+    // by swapping a link in that folder. Only events on the file itself, or on
+    // an orchestrator's `..data` links, count: the folder may also hold a log
+    // written many times a second.
     let keys = service
         .keys
         .as_ref()
-        .and_then(|k| std::path::absolute(k.path()).ok())
-        .and_then(|k| k.parent().map(Path::to_owned));
-    if let Some(dir) = &keys {
+        .and_then(|k| std::path::absolute(k.path()).ok());
+    if let Some(dir) = keys.as_deref().and_then(Path::parent) {
         watcher.watch(dir, RecursiveMode::NonRecursive)?;
     }
     std::thread::Builder::new()
@@ -69,6 +70,8 @@ pub fn start(service: Arc<Service>) -> anyhow::Result<Watching> {
                 }
                 if touched.keys {
                     if let Some(store) = &service.keys {
+                        // Unchanged bytes (a touch, a rewrite of the same keys)
+                        // change nothing.
                         store.reload();
                     }
                 }
@@ -107,13 +110,23 @@ fn note(
         return;
     }
     for path in &event.paths {
-        if keys.is_some_and(|k| path.parent() == Some(k)) {
+        if keys.is_some_and(|k| about_keys(path, k)) {
             touched.keys = true;
         }
         if path.starts_with(root) && !in_build_output(path, root) {
             touched.orgs = true;
         }
     }
+}
+
+/// Whether a change at `path` may change the keys file `keys`: the file itself,
+/// or a link an orchestrator swaps beside it (`..data`, `..2026_11_25...`).
+fn about_keys(path: &Path, keys: &Path) -> bool {
+    path == keys
+        || (path.parent() == keys.parent()
+            && path
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("..")))
 }
 
 /// Build output and sources of module crates under the orgs folder change often
@@ -124,4 +137,19 @@ fn in_build_output(path: &Path, root: &Path) -> bool {
             .components()
             .any(|c| c.as_os_str() == "target" || c.as_os_str() == "src")
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_keys_file_and_orchestrator_links_touch_the_keys() {
+        let keys = Path::new("/srv/app/keys.json");
+        assert!(about_keys(keys, keys));
+        assert!(about_keys(Path::new("/srv/app/..data"), keys));
+        assert!(!about_keys(Path::new("/srv/app/serve.log"), keys));
+        assert!(!about_keys(Path::new("/srv/app/.keys.json.42.tmp"), keys));
+        assert!(!about_keys(Path::new("/srv/other/keys.json"), keys));
+    }
 }

@@ -420,7 +420,7 @@ impl<'a> Reading<'a> {
                 "",
                 ReadError::new(
                     "to",
-                    "no stage to move to: give `{\"opportunity\": ..., \"to\": ...}` or --to",
+                    "no stage to move to: give `{\"opportunity\": ..., \"to\": ...}`, or name one stage for every record",
                 ),
             ));
         };

@@ -148,6 +148,21 @@ pub struct Host {
     warm: Arc<WarmBudget>,
 }
 
+/// Checks a loaded version against an org's integrity rules, with the
+/// signature it was added with.
+fn satisfies(org: &str, version: &Version, rules: &Integrity) -> Result<()> {
+    let integrity = Integrity {
+        signature: version.signature.clone(),
+        ..rules.clone()
+    };
+    integrity
+        .check_digest(&version.digest)
+        .map_err(|message| Error::Integrity {
+            org: org.to_owned(),
+            message: format!("version `{}`: {message}", version.loaded.version),
+        })
+}
+
 /// The label of a version loaded without one: the first digits of the module's and
 /// the policy's SHA-256.
 pub fn default_version(wasm: &[u8], policy: &str) -> String {
@@ -378,6 +393,8 @@ impl Host {
                 facts,
                 policy: spec.policy.to_owned(),
                 limits: spec.limits,
+                digest: *digest,
+                signature: spec.integrity.signature.clone(),
             },
             first,
             self.warm.clone(),
@@ -442,6 +459,81 @@ impl Host {
                 }
             }
             tracing::info!("org `{org}`: version {version} is active");
+            Ok(())
+        })
+    }
+
+    /// [`Host::activate`], when the version satisfies `rules` (the org's pin and
+    /// trusted keys as they are now, checked against the module and the
+    /// signature it was added with): an org that starts trusting signing keys
+    /// cannot have a version added before, unsigned, activated afterwards.
+    pub fn activate_under(&self, org: &str, version: &str, rules: &Integrity) -> Result<()> {
+        self.with_slot(org, |slot| {
+            let found = slot
+                .versions
+                .iter()
+                .find(|v| v.loaded.version == version)
+                .cloned()
+                .ok_or_else(|| Error::Version {
+                    org: org.to_owned(),
+                    message: format!("no version `{version}`"),
+                })?;
+            satisfies(org, &found, rules)?;
+            if let Some(previous) = slot.active.replace(found) {
+                if previous.loaded.version != version {
+                    slot.history.push(previous.loaded.version.clone());
+                }
+            }
+            tracing::info!("org `{org}`: version {version} is active");
+            Ok(())
+        })
+    }
+
+    /// [`Host::rollback`], when the version rolled back to satisfies `rules`
+    /// (see [`Host::activate_under`]); otherwise nothing changes.
+    pub fn rollback_under(&self, org: &str, rules: &Integrity) -> Result<String> {
+        self.with_slot(org, |slot| {
+            let mut history = slot.history.clone();
+            while let Some(label) = history.pop() {
+                if let Some(found) = slot.versions.iter().find(|v| v.loaded.version == label) {
+                    satisfies(org, found, rules)?;
+                    slot.active = Some(found.clone());
+                    slot.history = history;
+                    tracing::info!("org `{org}`: rolled back to version {label}");
+                    return Ok(label);
+                }
+            }
+            Err(Error::Version {
+                org: org.to_owned(),
+                message: "no earlier version to roll back to".to_owned(),
+            })
+        })
+    }
+
+    /// Removes a version that is not active; calls in flight on it finish.
+    pub fn remove_version(&self, org: &str, version: &str) -> Result<()> {
+        self.with_slot(org, |slot| {
+            if slot
+                .active
+                .as_ref()
+                .is_some_and(|a| a.loaded.version == version)
+            {
+                return Err(Error::Version {
+                    org: org.to_owned(),
+                    message: format!(
+                        "version `{version}` is active; activate another one before removing it"
+                    ),
+                });
+            }
+            let before = slot.versions.len();
+            slot.versions.retain(|v| v.loaded.version != version);
+            if slot.versions.len() == before {
+                return Err(Error::Version {
+                    org: org.to_owned(),
+                    message: format!("no version `{version}`"),
+                });
+            }
+            slot.history.retain(|label| label != version);
             Ok(())
         })
     }

@@ -15,6 +15,7 @@ use crate::decision::{Answer, InputRef};
 use crate::engine::{arm, new_store, Isolation, Limits, StoreState};
 use crate::error::{Error, Result, TrapKind};
 use crate::guest_output::drain;
+use crate::integrity::ModuleDigest;
 use crate::randomness::DecisionRandom;
 
 /// Warm instances kept per version; more concurrent callers get fresh ones that
@@ -36,6 +37,10 @@ pub(crate) struct Made {
     pub(crate) facts: OrgFacts,
     pub(crate) policy: String,
     pub(crate) limits: Limits,
+    /// The module's digest and the signature it came with: what its
+    /// activation is checked against again when the org's rules have changed.
+    pub(crate) digest: ModuleDigest,
+    pub(crate) signature: Option<String>,
 }
 
 /// A version of an org's module, loaded.
@@ -48,6 +53,8 @@ pub(crate) struct Version {
     pub(crate) facts: Arc<OrgFacts>,
     pub(crate) policy: String,
     pub(crate) limits: Limits,
+    pub(crate) digest: ModuleDigest,
+    pub(crate) signature: Option<String>,
     warm: Mutex<Vec<Warm>>,
     /// The host-wide budget of idle instances this version's count against.
     budget: Arc<WarmBudget>,
@@ -103,6 +110,8 @@ impl Version {
             facts: Arc::new(made.facts),
             policy: made.policy,
             limits: made.limits,
+            digest: made.digest,
+            signature: made.signature,
             random,
             warm: Mutex::new(warm),
             budget,
