@@ -358,6 +358,7 @@ mod audit_log {
                 input: &input,
                 by: None,
                 result: Ok(&decision),
+                key_id: None,
             };
             log.append(&entry, &AuditPolicy::default()).expect("append");
         }

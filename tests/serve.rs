@@ -201,9 +201,13 @@ impl Server {
         body: &[u8],
         headers: &[(&str, &str)],
     ) -> Answer {
-        let mut request = agent()
-            .post(format!("{}{path}", self.base))
-            .header("content-type", "application/json");
+        let mut request = agent().post(format!("{}{path}", self.base));
+        if !headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+        {
+            request = request.header("content-type", "application/json");
+        }
         if let Some(key) = key {
             request = request.header("authorization", format!("Bearer {key}"));
         }
@@ -1363,4 +1367,418 @@ fn request_ids_are_echoed_or_made_and_now_is_bounded() {
     );
     assert!(transition.status >= 400, "{}", transition.body);
     assert!(!transition.body.contains("--to"), "{}", transition.body);
+}
+
+/// Sends raw bytes on a new connection and reads the answer until the service
+/// closes it (or a second passes).
+fn raw(server: &Server, bytes: &[u8]) -> String {
+    let address = server.base.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(1)))
+        .unwrap();
+    stream.write_all(bytes).unwrap();
+    let mut out = Vec::new();
+    let mut buffer = [0u8; 4096];
+    while let Ok(n) = stream.read(&mut buffer) {
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&buffer[..n]);
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The body of a 4xx or 5xx answer has the one error shape.
+fn assert_error_shape(status: u16, content_type: Option<&str>, body: &str, code: &str) {
+    assert!(
+        content_type.is_some_and(|t| t.starts_with("application/json")),
+        "{status}: {content_type:?} {body}"
+    );
+    let error: Value =
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("{status}: {e}: {body:?}"));
+    assert_eq!(error["error"]["code"], code, "{status}: {body}");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{status}: {body}"
+    );
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+#[test]
+fn content_types_gzip_and_byte_order_marks_are_honoured() {
+    let dir = orgs(&["strict"]);
+    let server = Server::start(dir.path(), &["--max-body-bytes", "1048576"]).ready();
+    let qualify = format!("/v1/orgs/strict-co/qualify?now={NOW}");
+    let plain = server.post(&qualify, None, LEAD.as_bytes());
+    assert_eq!(plain.status, 200, "{}", plain.body);
+    // XML, form and multipart bodies are refused, naming their type.
+    for (content_type, body) in [
+        ("application/xml", "<lead><id>H-1</id></lead>".to_owned()),
+        ("application/x-www-form-urlencoded", format!("lead={LEAD}")),
+        (
+            "multipart/form-data; boundary=b",
+            format!("--b\r\n\r\n{LEAD}\r\n--b--"),
+        ),
+        ("text/plain", LEAD.to_owned()),
+    ] {
+        let refused = server.post_with(
+            &qualify,
+            None,
+            body.as_bytes(),
+            &[("content-type", content_type)],
+        );
+        assert_eq!(refused.status, 415, "{content_type}: {}", refused.body);
+        assert_error_shape(
+            415,
+            refused.header("content-type"),
+            &refused.body,
+            "unsupported_media_type",
+        );
+        let named = content_type.split(';').next().unwrap();
+        assert!(refused.body.contains(named), "{}", refused.body);
+    }
+    // JSON's other names are read as JSON.
+    for content_type in [
+        "application/vnd.acme+json",
+        "application/x-ndjson",
+        "application/json; charset=utf-8",
+    ] {
+        let read = server.post_with(
+            &qualify,
+            None,
+            LEAD.as_bytes(),
+            &[("content-type", content_type)],
+        );
+        assert_eq!(read.status, 200, "{content_type}: {}", read.body);
+        assert_eq!(read.body, plain.body);
+    }
+    // A gzip body is decoded; a byte order mark is skipped.
+    let zipped = server.post_with(
+        &qualify,
+        None,
+        &gzip(LEAD.as_bytes()),
+        &[("content-encoding", "gzip")],
+    );
+    assert_eq!(zipped.status, 200, "{}", zipped.body);
+    assert_eq!(zipped.body, plain.body);
+    let batch: String = (0..3)
+        .map(|i| LEAD.replace("H-1", &format!("Z-{i}")) + "\n")
+        .collect();
+    let mut marked = b"\xEF\xBB\xBF".to_vec();
+    marked.extend_from_slice(batch.as_bytes());
+    let bom = server.post_with(
+        &qualify,
+        None,
+        &gzip(&marked),
+        &[("content-encoding", "gzip")],
+    );
+    assert_eq!(bom.status, 200, "{}", bom.body);
+    assert_eq!(bom.lines().len(), 3, "{}", bom.body);
+    assert_eq!(bom.header("crm-rules-failed"), Some("0"), "{}", bom.body);
+    let mut marked = b"\xEF\xBB\xBF".to_vec();
+    marked.extend_from_slice(LEAD.as_bytes());
+    let bom = server.post(&qualify, None, &marked);
+    assert_eq!(bom.body, plain.body);
+    // A bomb: 64 MiB of spaces in about 64 KiB hits the 1 MiB body limit.
+    let mut bomb = LEAD.as_bytes().to_vec();
+    bomb.resize(64 << 20, b' ');
+    let bomb = gzip(&bomb);
+    assert!(bomb.len() < 1 << 20);
+    let refused = server.post_with(&qualify, None, &bomb, &[("content-encoding", "gzip")]);
+    assert_eq!(refused.status, 413, "{}", refused.body);
+    assert_error_shape(
+        413,
+        refused.header("content-type"),
+        &refused.body,
+        "body_too_large",
+    );
+    let broken = server.post_with(&qualify, None, b"not gzip", &[("content-encoding", "gzip")]);
+    assert_eq!(broken.status, 400, "{}", broken.body);
+    assert_error_shape(
+        400,
+        broken.header("content-type"),
+        &broken.body,
+        "invalid_input",
+    );
+    let brotli = server.post_with(
+        &qualify,
+        None,
+        LEAD.as_bytes(),
+        &[("content-encoding", "br")],
+    );
+    assert_eq!(brotli.status, 415, "{}", brotli.body);
+    assert!(brotli.body.contains("`br`"), "{}", brotli.body);
+    assert_eq!(server.get("/healthz", None).status, 200);
+}
+
+#[test]
+fn every_refusal_has_the_one_error_body() {
+    let dir = orgs(&["strict"]);
+    let server = Server::start(dir.path(), &[]).ready();
+    let qualify = format!("/v1/orgs/strict-co/qualify?now={NOW}");
+    // Empty, not JSON, cut short, a bare word: one shape.
+    for body in ["", "{\"id\": ", "not json", "[1,", "   "] {
+        let refused = server.post(&qualify, None, body.as_bytes());
+        assert_eq!(refused.status, 400, "{body:?}: {}", refused.body);
+        assert_error_shape(
+            400,
+            refused.header("content-type"),
+            &refused.body,
+            "invalid_input",
+        );
+    }
+    // A record the rules refuse: the same shape, and the record named.
+    let refused = server.post(&qualify, None, br#"{"id": "X-1", "source": 7}"#);
+    assert!(refused.status >= 400, "{}", refused.body);
+    assert!(
+        refused.json()["error"]["code"].is_string(),
+        "{}",
+        refused.body
+    );
+    assert_eq!(refused.json()["position"], 1, "{}", refused.body);
+    // axum's 405, with the methods allowed.
+    let wrong = server.get("/v1/orgs/strict-co/qualify", None);
+    assert_eq!(wrong.status, 405, "{}", wrong.body);
+    assert_error_shape(
+        405,
+        wrong.header("content-type"),
+        &wrong.body,
+        "method_not_allowed",
+    );
+    assert!(
+        wrong.header("allow").is_some_and(|a| a.contains("POST")),
+        "{:?}",
+        wrong.headers
+    );
+    let missing = server.get("/nowhere", None);
+    assert_error_shape(
+        404,
+        missing.header("content-type"),
+        &missing.body,
+        "not_found",
+    );
+    let bad_query = server.post(
+        "/v1/orgs/strict-co/qualify?emit=sideways",
+        None,
+        LEAD.as_bytes(),
+    );
+    assert_eq!(bad_query.status, 400, "{}", bad_query.body);
+    assert_error_shape(
+        400,
+        bad_query.header("content-type"),
+        &bad_query.body,
+        "invalid_input",
+    );
+    // hyper's own answers to requests it cannot parse.
+    let split = |answer: &str| -> (u16, Option<String>, String) {
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((answer, ""));
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or("0")
+            .parse()
+            .unwrap();
+        let content_type = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-type: "))
+            .map(str::to_owned);
+        (status, content_type, body.to_owned())
+    };
+    let (status, content_type, body) = split(&raw(&server, b"NOT HTTP AT ALL\r\n\r\n"));
+    assert_eq!(status, 400, "{body}");
+    assert_error_shape(status, content_type.as_deref(), &body, "invalid_input");
+    let mut many = b"GET /healthz HTTP/1.1\r\nhost: x\r\n".to_vec();
+    for i in 0..200 {
+        many.extend_from_slice(format!("x-h{i}: v\r\n").as_bytes());
+    }
+    many.extend_from_slice(b"\r\n");
+    let (status, content_type, body) = split(&raw(&server, &many));
+    assert_eq!(status, 431, "{body}");
+    assert_error_shape(status, content_type.as_deref(), &body, "headers_too_large");
+    // The service still answers.
+    assert_eq!(server.get("/healthz", None).status, 200);
+}
+
+#[test]
+fn the_audit_log_names_the_key_records_changes_and_rotates() {
+    let dir = orgs(&["strict"]);
+    let keys_dir = tempfile::tempdir().unwrap();
+    let keys = keys_dir.path().join("keys.json");
+    let org_key = add_key(&keys, &["strict-co"]);
+    let admin = add_key(&keys, &["--admin"]);
+    let file: Value = serde_json::from_str(&std::fs::read_to_string(&keys).unwrap()).unwrap();
+    let id_of = |admin: bool| -> String {
+        file["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["admin"] == admin)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let audit = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        dir.path(),
+        &[
+            "--keys",
+            keys.to_str().unwrap(),
+            "--audit-dir",
+            audit.path().to_str().unwrap(),
+            "--audit-rotate-bytes",
+            "4000",
+        ],
+    )
+    .ready();
+    let qualify = format!("/v1/orgs/strict-co/qualify?now={NOW}");
+    for i in 0..12 {
+        let lead = LEAD.replace("H-1", &format!("K-{i}"));
+        let answer = server.post(&qualify, Some(&org_key), lead.as_bytes());
+        assert_eq!(answer.status, 200, "{}", answer.body);
+    }
+    let added = upload(
+        &server,
+        "version=audited-1&activate=true",
+        &[("authorization", &format!("Bearer {admin}"))],
+    );
+    assert_eq!(added.status, 201, "{}", added.body);
+    let rolled = server.post("/v1/orgs/strict-co/rollback", Some(&admin), b"");
+    assert_eq!(rolled.status, 200, "{}", rolled.body);
+    let activated = server.post(
+        "/v1/orgs/strict-co/versions/audited-1/activate",
+        Some(&admin),
+        b"",
+    );
+    assert_eq!(activated.status, 200, "{}", activated.body);
+    let back = server.post("/v1/orgs/strict-co/rollback", Some(&admin), b"");
+    assert_eq!(back.status, 200, "{}", back.body);
+    let removed = server.delete("/v1/orgs/strict-co/versions/audited-1", Some(&admin));
+    assert_eq!(removed.status, 204, "{}", removed.body);
+    let log = audit.path().join("strict-co.jsonl");
+    // Every file of the chain, oldest first.
+    let mut files: Vec<PathBuf> = std::fs::read_dir(audit.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "jsonl") && *p != log)
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "the log was never rotated");
+    files.push(log.clone());
+    let text: String = files
+        .iter()
+        .map(|f| std::fs::read_to_string(f).unwrap())
+        .collect();
+    let entries: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let decisions: Vec<&Value> = entries
+        .iter()
+        .filter(|e| e["decision"] == "qualify")
+        .collect();
+    assert_eq!(decisions.len(), 12);
+    let org_id = id_of(false);
+    assert!(
+        decisions.iter().all(|e| e["key_id"] == org_id.as_str()),
+        "{text}"
+    );
+    assert!(
+        !text.contains(&org_key) && !text.contains(&admin),
+        "a key itself is never written"
+    );
+    let changes: Vec<(&str, &str)> = entries
+        .iter()
+        .filter(|e| e["kind"] == "change")
+        .map(|e| {
+            assert_eq!(e["key_id"], id_of(true).as_str(), "{e}");
+            (
+                e["change"].as_str().unwrap(),
+                e["version"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(changes.len(), 5, "{changes:?}");
+    assert_eq!(changes[0], ("upload", "audited-1"));
+    assert_eq!(changes[1].0, "rollback");
+    assert_eq!(changes[2], ("activate", "audited-1"));
+    assert_eq!(changes[4], ("remove", "audited-1"));
+    // One chain across the files, checked from the newest.
+    let out = support::cli(&["audit", "verify", log.to_str().unwrap()], None);
+    assert!(out.status.success(), "{}", support::text(&out.stdout));
+    assert!(
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap()
+            .contains("\"continues\""),
+        "the newest file continues the chain"
+    );
+}
+
+#[test]
+fn the_readme_shows_what_the_service_answers() {
+    let readme = std::fs::read_to_string(support::root().join("README.md")).unwrap();
+    let section = &readme[readme.find("## The decision service").unwrap()..];
+    let body = section
+        .split("-d '")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .unwrap();
+    let url = section
+        .split("http://127.0.0.1:8080")
+        .find(|part| part.starts_with("/v1/"))
+        .and_then(|part| part.split_whitespace().next())
+        .unwrap()
+        .trim_end_matches('\'');
+    let shown = section
+        .split("```json\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n```").next())
+        .unwrap();
+    let dir = orgs(&["strict"]);
+    let server = Server::start(dir.path(), &[]).ready();
+    let answer = server.post(url, None, body.as_bytes());
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    // Byte for byte, but for `by`: the reference module's hash (and the label
+    // made from it) depends on the toolchain that built it. Its shape must hold.
+    let (mut served, mut readme_answer) =
+        (answer.json(), serde_json::from_str::<Value>(shown).unwrap());
+    let by = served["by"].take();
+    let hash = by["module_hash"].as_str().unwrap();
+    assert!(
+        by["version"].as_str().unwrap().starts_with(&hash[..12]),
+        "{by}"
+    );
+    let shown_by = readme_answer["by"].take();
+    assert_eq!(
+        shown_by["module_hash"].as_str().unwrap().len(),
+        64,
+        "{shown_by}"
+    );
+    assert_eq!(
+        served, readme_answer,
+        "the README's answer is not the service's"
+    );
+    let text = answer
+        .body
+        .replace(hash, shown_by["module_hash"].as_str().unwrap())
+        .replace(
+            by["version"].as_str().unwrap(),
+            shown_by["version"].as_str().unwrap(),
+        );
+    assert_eq!(
+        text.trim_end(),
+        shown,
+        "the README's answer is not laid out as the service's"
+    );
 }

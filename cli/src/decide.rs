@@ -150,6 +150,7 @@ pub fn run(host: &Arc<Host>, cli: &Cli) -> anyhow::Result<ExitCode> {
                     input: &item.input,
                     by: item.by.as_ref(),
                     result: item.result.as_ref(),
+                    key_id: None,
                 };
                 if let Err(e) = log.append(&entry, org.audit_policy()) {
                     audit_error = Some(e);

@@ -369,6 +369,16 @@ pub struct ServeArgs {
     /// answer is sent).
     #[arg(long, value_name = "DIR")]
     pub audit_dir: Option<PathBuf>,
+    /// Rotate an org's audit log once it holds this many bytes: the full file
+    /// is kept beside it as ORG.SEQ.jsonl and the chain goes on in a new
+    /// ORG.jsonl (`audit verify ORG.jsonl` checks them all). 0: never.
+    #[arg(
+        long,
+        value_name = "BYTES",
+        default_value_t = 0,
+        requires = "audit_dir"
+    )]
+    pub audit_rotate_bytes: u64,
     /// The largest request body of a decision, in bytes (413 above it).
     #[arg(long, value_name = "BYTES", default_value_t = 16 << 20)]
     pub max_body_bytes: usize,

@@ -269,6 +269,51 @@ pub struct Entry<'a> {
     pub by: Option<&'a Provenance>,
     /// The decision, or the error (as its JSON on a decision line).
     pub result: Result<&'a Value, &'a Value>,
+    /// The id of the API key that asked (never the key), when a service asked.
+    pub key_id: Option<&'a str>,
+}
+
+/// A change to what decides an org, made through a service: which version
+/// decides, which versions it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// A version was uploaded (and maybe activated).
+    Upload,
+    /// A version was made the active one.
+    Activate,
+    /// The version active before decides again.
+    Rollback,
+    /// A version was removed.
+    Remove,
+}
+
+impl Change {
+    /// The change's name in the log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Change::Upload => "upload",
+            Change::Activate => "activate",
+            Change::Rollback => "rollback",
+            Change::Remove => "remove",
+        }
+    }
+}
+
+/// One change to append: a line of kind `change`.
+#[derive(Debug, Clone, Copy)]
+pub struct ChangeEntry<'a> {
+    /// The org.
+    pub org: &'a str,
+    /// What changed.
+    pub change: Change,
+    /// The version concerned (the one now active, for an activation or rollback).
+    pub version: &'a str,
+    /// Its module's SHA-256, when known.
+    pub module_hash: Option<&'a str>,
+    /// Whether the version decides now.
+    pub active: bool,
+    /// The id of the API key that asked (never the key), when keys are used.
+    pub key_id: Option<&'a str>,
 }
 
 /// Which entries [`show`] prints.

@@ -41,6 +41,7 @@ pub fn seconds_to_instant(seconds: i64) -> Option<DateTime<Utc>> {
 
 /// Who asks for a decision, and when.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Context {
     /// The organisation whose rules decide.
@@ -57,6 +58,7 @@ pub struct Context {
 
 /// An amount of money in a currency.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Money {
     /// The amount, in the currency's main unit.
@@ -70,6 +72,7 @@ pub struct Money {
 /// In JSON a custom field is a plain string, number or boolean; a date is written
 /// as `{"date": "2026-01-31"}` so that a text that looks like a date stays text.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(untagged)]
 pub enum FieldValue {
     /// A boolean.
@@ -137,6 +140,7 @@ macro_rules! snake_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         #[serde(rename_all = "snake_case")]
         pub enum $name {
             $($(#[$vmeta])* $variant),+
@@ -423,6 +427,7 @@ snake_enum!(
 
 /// A lead, as the rules read it.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Lead {
     /// The CRM id.
@@ -480,6 +485,7 @@ pub struct Lead {
 
 /// A CRM activity, categorised by stage and rated by the rep.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Activity {
     /// The CRM id.
@@ -504,6 +510,7 @@ fn yes() -> bool {
 
 /// An opportunity, as the rules read it.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Opportunity {
     /// The CRM id.
@@ -539,6 +546,7 @@ pub struct Opportunity {
 
 /// The outcome of qualification.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Outcome {
     /// The lead is qualified.
@@ -560,6 +568,7 @@ pub enum Outcome {
 
 /// Something a person should do next.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FollowUp {
     /// What kind.
     pub kind: FollowUpKind,
@@ -571,6 +580,7 @@ pub struct FollowUp {
 
 /// A qualification decision.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Qualification {
     /// Qualified, disqualified or needs information.
     #[serde(flatten)]
@@ -587,6 +597,7 @@ pub struct Qualification {
 
 /// An existing CRM record that may be the same party or deal as a lead.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Candidate {
     /// The CRM id.
@@ -608,6 +619,7 @@ pub struct Candidate {
 
 /// What to do with one record of a conversion.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RecordAction {
     /// Create a new record.
@@ -620,6 +632,7 @@ pub enum RecordAction {
 
 /// The plan to convert a qualified lead.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConversionPlan {
     /// The account.
     pub account: RecordAction,
@@ -643,6 +656,7 @@ pub struct ConversionPlan {
 
 /// One step of a stage.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Step {
     /// Shown to people, e.g. "Identify Decision Maker".
@@ -656,6 +670,7 @@ pub struct Step {
 
 /// A sales stage.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Stage {
     /// Its name, e.g. "Develop".
@@ -667,6 +682,7 @@ pub struct Stage {
 
 /// Whether an opportunity may move to a stage.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TransitionCheck {
     /// Yes or no.
     pub allowed: bool,
@@ -680,6 +696,7 @@ pub struct TransitionCheck {
 
 /// One stage's part in a forecast.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StageScore {
     /// The stage.
     pub stage: String,
@@ -693,6 +710,7 @@ pub struct StageScore {
 
 /// An activity-driven forecast.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Forecast {
     /// Win probability, 0..1.
     pub probability: f64,
@@ -706,6 +724,7 @@ pub struct Forecast {
 
 /// A rule failure, as a value.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RuleError {
     /// What kind.
     pub code: ErrorCode,
@@ -741,6 +760,7 @@ impl std::error::Error for RuleError {}
 
 /// What a module says about itself once its policy is accepted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ModuleInfo {
     /// The module's name.
     pub name: String,

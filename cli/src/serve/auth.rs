@@ -86,9 +86,17 @@ fn file_digest(path: &std::path::Path) -> [u8; 32] {
     sha2::Sha256::digest(std::fs::read(path).unwrap_or_default()).into()
 }
 
+/// Who calls: the key's id (for the audit log and logs) and what it reaches.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The id of the key presented (never the key); `None` without keys.
+    pub key_id: Option<Arc<str>>,
+    reach: Reach,
+}
+
 /// What the caller may reach.
 #[derive(Debug, Clone)]
-pub enum Caller {
+enum Reach {
     /// No keys are configured: everything.
     Open,
     /// An admin key: every org and the management routes.
@@ -107,7 +115,10 @@ impl Caller {
     /// The caller of a request.
     pub fn of(keys: Option<&KeyStore>, headers: &HeaderMap) -> Result<Caller, ApiError> {
         let Some(keys) = keys else {
-            return Ok(Caller::Open);
+            return Ok(Caller {
+                key_id: None,
+                reach: Reach::Open,
+            });
         };
         let value = headers
             .get(header::AUTHORIZATION)
@@ -120,18 +131,25 @@ impl Caller {
                 scheme.eq_ignore_ascii_case("bearer").then_some(token)
             })
             .ok_or_else(|| unauthorized("the Authorization header is not `Bearer KEY`"))?;
-        match keys.ring().grant(token) {
-            Some((_, Grant::Admin)) => Ok(Caller::Admin),
-            Some((_, Grant::Orgs(orgs))) => Ok(Caller::Orgs(orgs.clone())),
-            None => Err(unauthorized("the API key is not valid here")),
-        }
+        let ring = keys.ring();
+        let (id, grant) = ring
+            .grant(token)
+            .ok_or_else(|| unauthorized("the API key is not valid here"))?;
+        let reach = match grant {
+            Grant::Admin => Reach::Admin,
+            Grant::Orgs(orgs) => Reach::Orgs(orgs.clone()),
+        };
+        Ok(Caller {
+            key_id: Some(Arc::from(id)),
+            reach,
+        })
     }
 
     /// Whether the caller may ask this org's decisions.
     pub fn reaches(&self, org: &str) -> bool {
-        match self {
-            Caller::Open | Caller::Admin => true,
-            Caller::Orgs(orgs) => orgs.iter().any(|o| o == org),
+        match &self.reach {
+            Reach::Open | Reach::Admin => true,
+            Reach::Orgs(orgs) => orgs.iter().any(|o| o == org),
         }
     }
 
@@ -150,9 +168,9 @@ impl Caller {
 
     /// Refuses with 403 unless the caller may manage the service.
     pub fn check_admin(&self) -> Result<(), ApiError> {
-        match self {
-            Caller::Open | Caller::Admin => Ok(()),
-            Caller::Orgs(_) => Err(ApiError::new(
+        match &self.reach {
+            Reach::Open | Reach::Admin => Ok(()),
+            Reach::Orgs(_) => Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 "forbidden",
                 "the management routes need an admin key (crm-rules keys add --admin)",

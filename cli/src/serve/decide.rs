@@ -31,9 +31,10 @@ use crm_rules::{Host, TrapKind};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::error::{ApiError, ErrorBody};
+use super::content::Expected;
+use super::error::ApiError;
 use super::lanes::{Behaviour, Lane};
-use super::openapi::DecisionLine;
+use super::openapi::schemas::{self, ErrorBody};
 use super::orgs::ServedOrg;
 use super::service::Service;
 
@@ -326,7 +327,12 @@ async fn decide_request(
     let (params, mut ctx) = Params::of(query)?;
     ctx.org_id = org;
     let body = service
-        .body(&headers, body, service.settings.max_body_bytes)
+        .body(
+            &headers,
+            body,
+            service.settings.max_body_bytes,
+            Expected::Records,
+        )
         .await?;
     let facts = service
         .host
@@ -367,7 +373,15 @@ async fn decide_request(
     if let Some(writer) = &service.audit {
         if !output.audit.is_empty() {
             let items = std::mem::take(&mut output.audit);
-            writer.write(kind, ctx, served.audit.clone(), items).await?;
+            writer
+                .write(
+                    kind,
+                    ctx,
+                    served.audit.clone(),
+                    items,
+                    caller.key_id.as_deref(),
+                )
+                .await?;
         }
     }
     served.meters.record(
@@ -423,7 +437,7 @@ fn respond(result: Result<Response, ApiError>) -> Response {
 }
 
 macro_rules! decision_route {
-    ($name:ident, $kind:expr, $path:literal, $summary:literal, $input:literal) => {
+    ($name:ident, $kind:expr, $path:literal, $summary:literal, $input:literal, $body:ty, $answer:ty) => {
         #[doc = $summary]
         #[utoipa::path(
             post,
@@ -445,14 +459,14 @@ macro_rules! decision_route {
             request_body(
                 description = "One record, an array of records, or JSON lines.",
                 content(
-                    (serde_json::Value = "application/json"),
+                    ($body = "application/json"),
                     (String = "application/x-ndjson")
                 )
             ),
             responses(
                 (status = 200, description = "Every record answered: decided, or an error line of its own (batches).",
                  content(
-                    (DecisionLine = "application/json"),
+                    ($answer = "application/json"),
                     (String = "application/x-ndjson")
                  ),
                  headers(
@@ -460,13 +474,15 @@ macro_rules! decision_route {
                     ("crm-rules-decided" = u64, description = "Records decided."),
                     ("crm-rules-failed" = u64, description = "Records answered with an error line.")
                  )),
-                (status = 400, description = "The body is not JSON records (or one record that is not JSON).", body = ErrorBody),
+                (status = 400, description = "The body is not JSON records (or one record that is not JSON), or a query parameter is wrong.", body = ErrorBody),
                 (status = 401, description = "No valid API key.", body = ErrorBody),
                 (status = 403, description = "The key does not reach this org.", body = ErrorBody),
                 (status = 404, description = "No such org is served.", body = ErrorBody),
                 (status = 408, description = "The body arrived too slowly.", body = ErrorBody),
-                (status = 413, description = "The body is over the size limit.", body = ErrorBody),
-                (status = 422, description = "The one record was refused by the rules, could not be read as a record, or stopped its module; the line says why.", body = DecisionLine),
+                (status = 413, description = "The body is over the size limit (after gzip decoding).", body = ErrorBody),
+                (status = 415, description = "The body's `Content-Type` is not JSON (JSON lines, `+json`), or its `Content-Encoding` is not `gzip` (code `unsupported_media_type`).", body = ErrorBody),
+                (status = 422, description = "The one record was refused by the rules, could not be read as a record, or stopped its module; `error` says why, beside the record's `position` and `id`.", body = ErrorBody),
+                (status = 500, description = "The service failed on this request (code `host`, or `audit` when the decisions could not be audited).", body = ErrorBody),
                 (status = 503, description = "The service (or this org) is full, or the deadline passed; retry after `Retry-After` seconds.", body = ErrorBody)
             ),
             security(("api_key" = []))
@@ -488,28 +504,36 @@ decision_route!(
     Kind::Qualify,
     "/v1/orgs/{org}/qualify",
     "Qualify leads",
-    "leads"
+    "leads",
+    schemas::QualifyBody,
+    schemas::QualifyAnswer
 );
 decision_route!(
     convert,
     Kind::Convert,
     "/v1/orgs/{org}/convert",
     "Plan lead conversions",
-    "records of `{\"lead\": ..., \"candidates\": [...]}`"
+    "records of `{\"lead\": ..., \"candidates\": [...]}`",
+    schemas::ConvertBody,
+    schemas::ConvertAnswer
 );
 decision_route!(
     transition,
     Kind::Transition,
     "/v1/orgs/{org}/transition",
     "Check stage moves",
-    "records of `{\"opportunity\": ..., \"to\": \"Propose\"}`, or native opportunities with `?to=`"
+    "records of `{\"opportunity\": ..., \"to\": \"Propose\"}`, or native opportunities with `?to=`",
+    schemas::TransitionBody,
+    schemas::TransitionAnswer
 );
 decision_route!(
     forecast,
     Kind::Forecast,
     "/v1/orgs/{org}/forecast",
     "Forecast opportunities",
-    "opportunities with their activities"
+    "opportunities with their activities",
+    schemas::ForecastBody,
+    schemas::ForecastAnswer
 );
 
 /// Whether to indent a JSON answer.
@@ -545,7 +569,7 @@ fn json_answer(value: &impl serde::Serialize, pretty: bool) -> Response {
     tag = "decisions",
     params(("org" = String, Path, description = "The org id."), PrettyQuery),
     responses(
-        (status = 200, description = "The stages, in order, as the active module declares them (what `crm-rules stages` prints).", body = Vec<Object>),
+        (status = 200, description = "The stages, in order, as the active module declares them (what `crm-rules stages` prints).", body = Vec<crm_rules_model::Stage>),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)
     ),
     security(("api_key" = []))
@@ -575,7 +599,7 @@ pub async fn stages(
     tag = "decisions",
     params(("org" = String, Path, description = "The org id."), PrettyQuery),
     responses(
-        (status = 200, description = "The active module: hash, version, contract, what it reads (what `crm-rules info` prints).", body = super::openapi::ModuleDoc),
+        (status = 200, description = "The active module: hash, version, contract, what it reads (what `crm-rules info` prints).", body = schemas::ModuleDoc),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)
     ),
     security(("api_key" = []))

@@ -20,11 +20,15 @@ use crm_rules::{Integrity, VersionSpec};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::error::{ApiError, ErrorBody};
+use super::audit_log::Changed;
+use super::auth::Caller;
+use super::content::Expected;
+use super::error::ApiError;
 use super::labels;
-use super::openapi::{ModuleDoc, VersionDoc};
+use super::openapi::schemas::{ErrorBody, ModuleDoc, VersionDoc};
 use super::orgs::{FolderStatus, ServedOrg};
 use super::service::Service;
+use crm_rules::audit::Change;
 
 /// The header an upload's signature (hex, `crm-rules module sign`) comes in.
 pub const SIGNATURE_HEADER: &str = "crm-rules-signature";
@@ -105,10 +109,35 @@ fn admin_org(
     service: &Service,
     headers: &HeaderMap,
     org: &str,
-) -> Result<Arc<ServedOrg>, ApiError> {
+) -> Result<(Caller, Arc<ServedOrg>), ApiError> {
     let caller = service.caller(headers)?;
     caller.check_admin()?;
-    service.org(&caller, org)
+    let served = service.org(&caller, org)?;
+    Ok((caller, served))
+}
+
+/// Writes a change to the org's audit log (with `--audit-dir`), naming the key
+/// that made it. The change is made already: when it cannot be written, the
+/// caller is told so (500 `audit`).
+async fn audit(
+    service: &Service,
+    org: &str,
+    caller: &Caller,
+    changed: Changed,
+) -> Result<(), ApiError> {
+    match &service.audit {
+        Some(writer) => writer.change(org, changed, caller.key_id.as_deref()).await,
+        None => Ok(()),
+    }
+}
+
+/// The SHA-256 of an org's version, for its audit line.
+fn module_hash(service: &Service, org: &str, version: &str) -> Option<String> {
+    let versions = service.host.versions(org).ok()?;
+    versions
+        .into_iter()
+        .find(|v| v.version == version)
+        .map(|v| v.hash)
 }
 
 /// The org's integrity rules as its org.json says now (403 when they cannot be
@@ -148,19 +177,23 @@ fn existing_version(service: &Service, org: &str, version: &str) -> Result<(), A
 
 /// Removes the oldest versions that are not active, beyond `keep`: uploads
 /// would otherwise hold every module ever sent, compiled, until a restart.
-fn prune(service: &Service, org: &str, keep: usize) {
+/// Returns the removed versions and their modules' hashes, to audit.
+fn prune(service: &Service, org: &str, keep: usize) -> Vec<(String, String)> {
     let Ok(versions) = service.host.versions(org) else {
-        return;
+        return Vec::new();
     };
     let excess = versions.len().saturating_sub(keep.max(1));
-    for old in versions.iter().filter(|v| !v.active).take(excess) {
+    let mut removed = Vec::new();
+    for old in versions.into_iter().filter(|v| !v.active).take(excess) {
         if service.host.remove_version(org, &old.version).is_ok() {
             tracing::info!(
                 "org `{org}`: version {} removed (more than {keep} versions kept)",
                 old.version
             );
+            removed.push((old.version, old.hash));
         }
     }
+    removed
 }
 
 /// An org's module versions
@@ -211,7 +244,13 @@ pub struct UploadQuery {
         UploadQuery,
         ("crm-rules-signature" = Option<String>, Header, description = "The module's signature (hex, from `crm-rules module sign`); required when the org trusts signing keys.")
     ),
-    request_body(description = "The component (`.wasm`).", content_type = "application/wasm"),
+    request_body(
+        description = "The component (`.wasm`), as `application/wasm` or `application/octet-stream`; gzip allowed.",
+        content(
+            (super::openapi::schemas::ModuleBytes = "application/octet-stream"),
+            (super::openapi::schemas::ModuleBytes = "application/wasm")
+        )
+    ),
     responses(
         (status = 201, description = "Compiled and initialised with the org's policy.", body = ModuleDoc),
         (status = 400, description = "A bad query, or a version label that breaks the rule (code `invalid_version`).", body = ErrorBody),
@@ -243,7 +282,12 @@ pub async fn upload(
             })
             .transpose()?;
         let wasm = service
-            .body(&headers, body, service.settings.max_module_bytes)
+            .body(
+                &headers,
+                body,
+                service.settings.max_module_bytes,
+                Expected::Module,
+            )
             .await?;
         // Checked once the body is read, so a client still sending it gets the
         // refusal rather than a closed connection.
@@ -257,7 +301,7 @@ pub async fn upload(
         let host = service.host.clone();
         let task_service = service.clone();
         let activated = query.activate;
-        let loaded = tokio::task::spawn_blocking(move || {
+        let (loaded, pruned) = tokio::task::spawn_blocking(move || {
             let version = query
                 .version
                 .unwrap_or_else(|| default_version(&wasm, &served.policy));
@@ -273,12 +317,12 @@ pub async fn upload(
                 host.activate_under(&served.id, &loaded.version, &integrity)?;
                 task_service.metrics.swapped(&served.id);
             }
-            prune(
+            let pruned = prune(
                 &task_service,
                 &served.id,
                 task_service.settings.keep_versions,
             );
-            Ok::<_, crm_rules::Error>(loaded)
+            Ok::<_, crm_rules::Error>((loaded, pruned))
         })
         .await
         .map_err(|_| {
@@ -298,6 +342,22 @@ pub async fn upload(
             &loaded.hash[..12],
             if activated { " and active" } else { "" }
         );
+        let changed = Changed {
+            change: Change::Upload,
+            version: loaded.version.clone(),
+            module_hash: Some(loaded.hash.clone()),
+            active: activated,
+        };
+        audit(&service, &org, &caller, changed).await?;
+        for (version, hash) in pruned {
+            let changed = Changed {
+                change: Change::Remove,
+                version,
+                module_hash: Some(hash),
+                active: false,
+            };
+            audit(&service, &org, &caller, changed).await?;
+        }
         Ok(loaded)
     }
     .await;
@@ -327,7 +387,8 @@ pub async fn activate(
     Path((org, version)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    let result = admin_org(&service, &headers, &org).and_then(|_| {
+    let result = async {
+        let (caller, _) = admin_org(&service, &headers, &org)?;
         existing_version(&service, &org, &version)?;
         service
             .host
@@ -335,11 +396,19 @@ pub async fn activate(
             .map_err(|e| ApiError::from_host(&e))?;
         service.metrics.swapped(&org);
         tracing::info!("org `{org}`: version {version} activated");
+        let changed = Changed {
+            change: Change::Activate,
+            module_hash: module_hash(&service, &org, &version),
+            version: version.clone(),
+            active: true,
+        };
+        audit(&service, &org, &caller, changed).await?;
         Ok(Activated {
             org: org.clone(),
             active: version.clone(),
         })
-    });
+    }
+    .await;
     respond(StatusCode::OK, result)
 }
 
@@ -367,15 +436,24 @@ pub async fn remove_version(
     Path((org, version)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    let result = admin_org(&service, &headers, &org).and_then(|_| {
+    let result = async {
+        let (caller, _) = admin_org(&service, &headers, &org)?;
         existing_version(&service, &org, &version)?;
+        let hash = module_hash(&service, &org, &version);
         service
             .host
             .remove_version(&org, &version)
             .map_err(|e| ApiError::from_host(&e))?;
         tracing::info!("org `{org}`: version {version} removed");
-        Ok(())
-    });
+        let changed = Changed {
+            change: Change::Remove,
+            version: version.clone(),
+            module_hash: hash,
+            active: false,
+        };
+        audit(&service, &org, &caller, changed).await
+    }
+    .await;
     match result {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => e.into_response(),
@@ -402,18 +480,27 @@ pub async fn rollback(
     Path(org): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let result = admin_org(&service, &headers, &org).and_then(|_| {
+    let result = async {
+        let (caller, _) = admin_org(&service, &headers, &org)?;
         let active = service
             .host
             .rollback_under(&org, &rules(&service, &org)?)
             .map_err(|e| ApiError::from_host(&e))?;
         service.metrics.swapped(&org);
         tracing::info!("org `{org}`: rolled back to version {active}");
+        let changed = Changed {
+            change: Change::Rollback,
+            module_hash: module_hash(&service, &org, &active),
+            version: active.clone(),
+            active: true,
+        };
+        audit(&service, &org, &caller, changed).await?;
         Ok(Activated {
             org: org.clone(),
             active,
         })
-    });
+    }
+    .await;
     respond(StatusCode::OK, result)
 }
 

@@ -22,6 +22,7 @@
 mod admission;
 mod audit_log;
 mod auth;
+mod content;
 mod decide;
 mod error;
 mod hangup;
@@ -37,6 +38,7 @@ mod request_id;
 mod server;
 mod service;
 mod watch;
+mod wire;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -69,7 +71,11 @@ fn seconds(flag: &str, value: f64) -> anyhow::Result<Duration> {
         .with_context(|| format!("--{flag} must be a positive number of seconds, not {value}"))
 }
 
-fn router(service: Arc<Service>, admission: Arc<Admission>, openapi: Bytes) -> Router {
+fn router(
+    service: Arc<Service>,
+    admission: Arc<Admission>,
+    documents: &openapi::Documents,
+) -> Router {
     let v1 = Router::new()
         .route("/v1/orgs", get(manage::list_orgs))
         .route("/v1/orgs/{org}/qualify", post(decide::qualify))
@@ -102,13 +108,18 @@ fn router(service: Arc<Service>, admission: Arc<Admission>, openapi: Bytes) -> R
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .with_state(service);
-    let document = Router::new()
-        .route("/openapi.json", get(ops::openapi))
-        .with_state(openapi);
+    let document = |text: &str| {
+        let text = Bytes::from(text.to_owned());
+        get(move || ops::openapi(text.clone()))
+    };
+    let documents = Router::new()
+        .route("/openapi.json", document(&documents.v3_1))
+        .route("/openapi-3.0.json", document(&documents.v3_0));
     v1.merge(ops)
-        .merge(document)
+        .merge(documents)
         .fallback(not_found)
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
+        .layer(axum::middleware::from_fn(error::shaped))
         .layer(axum::middleware::from_fn(request_id::tag))
 }
 
@@ -152,6 +163,7 @@ pub fn run(host: Arc<Host>, args: &ServeArgs, org_args: &OrgArgs) -> anyhow::Res
         Some(dir) => Some(AuditWriter::start(
             dir.clone(),
             super::audit::audit_key(org_args, AuditKey::load_or_create)?,
+            (args.audit_rotate_bytes > 0).then_some(args.audit_rotate_bytes),
         )?),
         None => None,
     };
@@ -221,7 +233,7 @@ pub fn run(host: Arc<Host>, args: &ServeArgs, org_args: &OrgArgs) -> anyhow::Res
                 );
             }
         });
-        let app = router(service.clone(), admission, Bytes::from(openapi::document()));
+        let app = router(service.clone(), admission, &openapi::documents());
         let connections = server::Connections {
             header_timeout: read_timeout,
             grace,

@@ -33,7 +33,7 @@ pub struct Readiness {
     get,
     path = "/healthz",
     tag = "operations",
-    responses((status = 200, description = "The process answers."))
+    responses((status = 200, description = "The process answers.", body = super::openapi::schemas::Health))
 )]
 pub async fn healthz() -> Response {
     (
@@ -95,7 +95,7 @@ pub async fn metrics(State(service): State<Arc<Service>>) -> Response {
         .into_response()
 }
 
-/// The OpenAPI document, made once.
-pub async fn openapi(State(document): State<axum::body::Bytes>) -> Response {
+/// An OpenAPI document, made once.
+pub async fn openapi(document: axum::body::Bytes) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], document).into_response()
 }

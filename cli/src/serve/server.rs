@@ -14,6 +14,8 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 
+use super::wire::Shaped;
+
 /// How connections are served.
 pub struct Connections {
     /// How long a client may take to send a request's headers.
@@ -51,7 +53,7 @@ pub async fn serve(
                 // Answers are small and written whole: send them at once.
                 let _ = stream.set_nodelay(true);
                 let connection = http.serve_connection(
-                    TokioIo::new(stream),
+                    TokioIo::new(Shaped::new(stream)),
                     TowerToHyperService::new(app.clone()),
                 );
                 let connection = graceful.watch(connection);

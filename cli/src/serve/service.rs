@@ -11,6 +11,7 @@ use crm_rules::Host;
 
 use super::audit_log::AuditWriter;
 use super::auth::{Caller, KeyStore};
+use super::content::{self, Encoding, Expected, Undecoded};
 use super::error::ApiError;
 use super::lanes::Lanes;
 use super::metrics::Metrics;
@@ -58,14 +59,73 @@ impl Service {
         })
     }
 
-    /// Reads a request's body, up to `limit` bytes and within the read timeout: a
-    /// client that sends too much gets 413, one that sends too slowly 408.
+    /// Reads a request's body of the kind the route reads, up to `limit` bytes
+    /// (compressed and decoded) and within the read timeout: a body of another
+    /// type or encoding gets 415, one too large 413, one too slow 408. A gzip body
+    /// is decoded, and a records body loses its byte order mark.
     pub async fn body(
         &self,
         headers: &HeaderMap,
         body: Body,
         limit: usize,
+        expected: Expected,
     ) -> Result<Bytes, ApiError> {
+        let encoding = content::check_type(headers, expected)
+            .and_then(|()| content::encoding(headers))
+            .inspect_err(|e| {
+                self.metrics.rejected(e.code);
+            });
+        let encoding = match encoding {
+            Ok(encoding) => encoding,
+            Err(e) => {
+                linger(body, self.settings.read_timeout);
+                return Err(e);
+            }
+        };
+        let read = self.read(headers, body, limit).await?;
+        let decoded = match encoding {
+            Encoding::Identity => read,
+            Encoding::Gzip => {
+                let inflated = tokio::task::spawn_blocking(move || content::gunzip(&read, limit))
+                    .await
+                    .map_err(|_| {
+                        ApiError::new(
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            "host",
+                            "the body's decoding was lost (a thread of the service stopped)",
+                        )
+                    })?;
+                match inflated {
+                    Ok(bytes) => bytes,
+                    Err(Undecoded::TooLarge) => {
+                        self.metrics.rejected("body_too_large");
+                        return Err(ApiError::new(
+                            StatusCode::PAYLOAD_TOO_LARGE,
+                            "body_too_large",
+                            format!(
+                                "the gzip body decodes to more than the limit of {limit} bytes; \
+                                 send fewer records per request"
+                            ),
+                        ));
+                    }
+                    Err(Undecoded::Broken(e)) => {
+                        self.metrics.rejected("body_unreadable");
+                        return Err(ApiError::bad_input(format!(
+                            "the body is marked `Content-Encoding: gzip` but cannot be decoded: {e}"
+                        )));
+                    }
+                }
+            }
+        };
+        Ok(match expected {
+            Expected::Records => content::without_bom(decoded),
+            Expected::Module => decoded,
+        })
+    }
+
+    /// Reads a request's body as sent, up to `limit` bytes and within the read
+    /// timeout: a client that sends too much gets 413, one that sends too slowly 408.
+    async fn read(&self, headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ApiError> {
         let too_large = |body: Body| {
             self.metrics.rejected("body_too_large");
             linger(body, self.settings.read_timeout);

@@ -1,5 +1,11 @@
 //! Checking an audit log: every line's place in the chain, its MAC or the
 //! checkpoints' signatures, and that nothing was cut off the end.
+//!
+//! A log rotated by size ([`super::AuditLog::rotate`]) goes on in a new file
+//! whose first line, of kind `continues`, names the earlier file and carries on
+//! its chain (its `seq`, `prev`, `entries` and `head`). Checking the newest file
+//! checks the earlier ones it names, back to the first, and that each file
+//! goes on exactly where the one before it ends.
 
 use std::fs::File;
 use std::io::Read as _;
@@ -68,6 +74,8 @@ pub struct Verified {
     /// Things worth knowing that do not break the chain: repairs after a crash,
     /// a log that does not end with a checkpoint.
     pub warnings: Vec<String>,
+    /// The earlier file this one continues, after a rotation.
+    pub continues: Option<Continues>,
 }
 
 /// Where and why a log's chain is broken.
@@ -82,7 +90,9 @@ pub struct Broken {
     pub message: String,
 }
 
-/// Checks a log from its first line to its last, and what `expect` asks.
+/// Checks a log from its first line to its last, and what `expect` asks; a log
+/// that continues an earlier file (after a rotation) is checked with the files
+/// before it, found beside it by the names its first lines give.
 pub fn verify(path: &Path, verifier: &Verifier, expect: &Expectations) -> Result<Verified, Broken> {
     let mut text = Vec::new();
     File::open(path)
@@ -92,7 +102,53 @@ pub fn verify(path: &Path, verifier: &Verifier, expect: &Expectations) -> Result
             line: 0,
             message: format!("cannot read the log: {e}"),
         })?;
-    verify_bytes(&path.display().to_string(), &text, verifier, expect)
+    let name = path.display().to_string();
+    let mut found = verify_bytes(&name, &text, verifier, expect)?;
+    let Some(link) = found.continues.clone() else {
+        return Ok(found);
+    };
+    let earlier = path.with_file_name(&link.from);
+    if !earlier.exists() {
+        found.warnings.push(format!(
+            "it continues {} (lines 1..={}), which is not beside it: those lines are not checked",
+            link.from, link.entries
+        ));
+        return Ok(found);
+    }
+    let before = verify(
+        &earlier,
+        verifier,
+        &Expectations {
+            line: expect.line.clone().filter(|e| e.seq <= link.entries),
+            open_end: false,
+        },
+    )?;
+    if before.entries != link.entries || before.head != link.head {
+        return Err(Broken {
+            path: name,
+            line: 1,
+            message: format!(
+                "it continues {} at line {} (head {}), but that file ends at line {} (head {}): \
+                 a file between them is missing, or one was altered",
+                link.from, link.entries, link.head, before.entries, before.head
+            ),
+        });
+    }
+    let mut warnings = before.warnings;
+    warnings.append(&mut found.warnings);
+    found.warnings = warnings;
+    Ok(found)
+}
+
+/// Where a rotated log's file goes on from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Continues {
+    /// The earlier file's name, beside this one.
+    pub from: String,
+    /// The lines before this file.
+    pub entries: u64,
+    /// The hash of the earlier file's last line.
+    pub head: String,
 }
 
 /// Checks a log already read into memory (`name` is what messages call it): what
@@ -124,13 +180,27 @@ pub fn verify_bytes(
         Verifier::Key(key) => key.verifying_key(),
         Verifier::Public(public) => *public,
     };
-    let mut prev = GENESIS.to_owned();
+    let continues = lines
+        .first()
+        .filter(|_| line_count > 0)
+        .and_then(|first| serde_json::from_slice::<Value>(first).ok())
+        .filter(|entry| entry["kind"] == "continues")
+        .map(|entry| Continues {
+            from: entry["from"].as_str().unwrap_or_default().to_owned(),
+            entries: entry["entries"].as_u64().unwrap_or(0),
+            head: entry["head"].as_str().unwrap_or_default().to_owned(),
+        });
+    // A continuing file's chain starts where the earlier file's ends.
+    let (offset, mut prev) = match &continues {
+        Some(link) => (link.entries, link.head.clone()),
+        None => (0, GENESIS.to_owned()),
+    };
     let mut last_checkpoint = None;
     let mut warnings = Vec::new();
-    let mut seen_expected = false;
+    let mut seen_expected = expected.is_some_and(|e| e.seq <= offset);
     for (i, line) in lines.iter().take(line_count).enumerate() {
         let n = i + 1;
-        let seq = n as u64;
+        let seq = offset + n as u64;
         if line.is_empty() {
             return Err(broken(n, "an empty line inside the log".into()));
         }
@@ -196,6 +266,20 @@ pub fn verify_bytes(
                 }
                 last_checkpoint = Some(seq);
             }
+            Some("continues") if n == 1 => {
+                if entry["entries"].as_u64() != Some(seq - 1) || entry["head"] != entry["prev"] {
+                    return Err(broken(
+                        n,
+                        "the continuation does not describe the lines before it".into(),
+                    ));
+                }
+            }
+            Some("continues") => {
+                return Err(broken(
+                    n,
+                    "a continuation inside the log: a rotated log goes on in a new file".into(),
+                ))
+            }
             Some("repair") => warnings.push(format!(
                 "line {n}: a writer cut off {} bytes of an interrupted write before it",
                 entry["cut_bytes"]
@@ -219,7 +303,7 @@ pub fn verify_bytes(
         }
         prev = hash;
     }
-    let entries = line_count as u64;
+    let entries = offset + line_count as u64;
     if let Some(expected) = expected.filter(|_| !seen_expected) {
         return Err(broken(
             0,
@@ -230,13 +314,14 @@ pub fn verify_bytes(
             ),
         ));
     }
-    let signed_up_to = last_checkpoint.unwrap_or(0);
+    // A rotated file ended with a checkpoint before the next one began.
+    let signed_up_to = last_checkpoint.unwrap_or(offset);
     if signed_up_to < entries {
         let uncovered = format!("lines {}..={entries}", signed_up_to + 1);
         match verifier {
             Verifier::Public(_) => {
                 return Err(broken(
-                    signed_up_to as usize + 1,
+                    (signed_up_to - offset) as usize + 1,
                     format!(
                         "{uncovered} are not covered by a signed checkpoint, and only \
                          the public key was given: they cannot be vouched for"
@@ -249,7 +334,7 @@ pub fn verify_bytes(
             )),
             Verifier::Key(_) => {
                 return Err(broken(
-                    entries as usize,
+                    (entries - offset) as usize,
                     format!(
                         "the log does not end with a checkpoint ({uncovered} follow the \
                          last): its last lines were removed, or its writer is still \
@@ -264,5 +349,6 @@ pub fn verify_bytes(
         head: prev,
         last_checkpoint,
         warnings,
+        continues,
     })
 }

@@ -11,6 +11,14 @@
 //! A line cut short by a crash mid-write is not silently dropped: the next writer
 //! cuts it off and appends a `repair` line saying how many bytes it removed and
 //! their SHA-256, so `verify` reports it.
+//!
+//! A log can be rotated by size ([`AuditLog::rotate`]): the full file is closed
+//! with a checkpoint and kept beside the log as `NAME.SEQ.jsonl` (SEQ its last
+//! line, 12 digits, so the names sort in order), and the log goes on in a new
+//! file whose first line (`kind: continues`) names it and carries on its chain.
+//! The log's path never lacks a file: the full file is linked under its kept
+//! name first, and the new file replaces it at the path in one rename. Other
+//! writers notice the new file at their next append and move to it.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
@@ -21,7 +29,7 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::chain::{line_hash, AuditKey, GENESIS};
-use super::{mask, AuditPolicy, Entry};
+use super::{mask, AuditPolicy, ChangeEntry, Entry};
 use crate::integrity::hex;
 
 /// A checkpoint follows every line whose `seq` is a multiple of this.
@@ -126,6 +134,27 @@ impl AuditLog {
         .map_err(std::io::Error::other)
     }
 
+    /// Appends a change (an upload, activation, rollback or removal) as one line
+    /// of kind `change`.
+    pub fn append_change(&mut self, change: &ChangeEntry<'_>) -> std::io::Result<()> {
+        let mut line = Map::new();
+        line.insert("kind".into(), json!("change"));
+        line.insert("org".into(), json!(change.org));
+        line.insert("change".into(), json!(change.change.as_str()));
+        line.insert("version".into(), json!(change.version));
+        line.insert("module_hash".into(), json!(change.module_hash));
+        line.insert("active".into(), json!(change.active));
+        line.insert("key_id".into(), json!(change.key_id));
+        self.locked(move |log| {
+            let seq = log.write_line(line)?;
+            if seq % CHECKPOINT_EVERY == 0 {
+                log.checkpoint()?;
+            }
+            Ok(())
+        })
+        .map_err(std::io::Error::other)
+    }
+
     /// Closes the run with a checkpoint (unless the last line is one) and flushes
     /// the log to the disk.
     pub fn sync(&mut self) -> std::io::Result<()> {
@@ -147,12 +176,86 @@ impl AuditLog {
         }
     }
 
-    /// Runs `f` holding the file's lock, after catching up with the tail.
+    /// When the log's file holds `max_bytes` or more, rotates it: closes it
+    /// with a checkpoint, keeps it beside the log as `NAME.SEQ.jsonl`, and goes
+    /// on in a new file whose first line continues its chain. Returns the kept
+    /// file's path when it rotated.
+    pub fn rotate(&mut self, max_bytes: u64) -> Result<Option<PathBuf>, AuditError> {
+        self.locked(|log| {
+            let len = log.file.metadata().map_err(log.io("read"))?.len();
+            if len < max_bytes || log.head.next_seq == 1 {
+                return Ok(None);
+            }
+            if !log.head.last_is_checkpoint {
+                log.checkpoint()?;
+            }
+            log.file.sync_data().map_err(log.io("sync"))?;
+            let last = log.head.next_seq - 1;
+            let kept = kept_path(&log.path, last);
+            std::fs::hard_link(&log.path, &kept).map_err(log.io("keep the full file of"))?;
+            let next_path = log.path.with_extension("next");
+            let next = OpenOptions::new()
+                .read(true)
+                .append(true)
+                .create(true)
+                .truncate(false)
+                .open(&next_path)
+                .map_err(log.io("start the next file of"))?;
+            next.set_len(0).map_err(log.io("start the next file of"))?;
+            // The full file stays locked (and is closed) once the new one is in place.
+            let full = std::mem::replace(&mut log.file, next);
+            log.known_len = 0;
+            let mut line = Map::new();
+            line.insert("kind".into(), json!("continues"));
+            let name = kept
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            line.insert("from".into(), json!(name));
+            line.insert("entries".into(), json!(last));
+            line.insert("head".into(), json!(log.head.hash));
+            log.write_line(line)?;
+            log.file.sync_data().map_err(log.io("sync"))?;
+            std::fs::rename(&next_path, &log.path)
+                .map_err(log.io("put in place the next file of"))?;
+            drop(full);
+            Ok(Some(kept))
+        })
+    }
+
+    /// Whether the file open is still the one at the log's path (another
+    /// writer may have rotated it).
+    fn is_current(&self) -> bool {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt as _;
+            match (self.file.metadata(), std::fs::metadata(&self.path)) {
+                (Ok(open), Ok(named)) => open.ino() == named.ino() && open.dev() == named.dev(),
+                _ => true,
+            }
+        }
+        #[cfg(not(unix))]
+        true
+    }
+
+    /// Runs `f` holding the file's lock, after catching up with the tail (and
+    /// moving to the log's new file when another writer rotated it).
     fn locked<T>(
         &mut self,
         f: impl FnOnce(&mut AuditLog) -> Result<T, AuditError>,
     ) -> Result<T, AuditError> {
         self.file.lock().map_err(self.io("lock"))?;
+        while !self.is_current() {
+            let _ = self.file.unlock();
+            self.file = OpenOptions::new()
+                .read(true)
+                .append(true)
+                .create(true)
+                .open(&self.path)
+                .map_err(self.io("open"))?;
+            self.known_len = u64::MAX;
+            self.file.lock().map_err(self.io("lock"))?;
+        }
         let out = self.catch_up().and_then(|()| f(self));
         let unlocked = self.file.unlock().map_err(self.io("unlock"));
         let out = out?;
@@ -288,6 +391,9 @@ fn decision_line(entry: &Entry<'_>, policy: &AuditPolicy) -> Map<String, Value> 
     );
     map.insert("user".into(), json!(entry.ctx.user));
     map.insert("team".into(), json!(entry.ctx.team));
+    if let Some(key_id) = entry.key_id {
+        map.insert("key_id".into(), json!(key_id));
+    }
     map.insert(
         "input_sha256".into(),
         json!(hex(&Sha256::digest(entry.input.to_string().as_bytes()))),
@@ -303,6 +409,19 @@ fn decision_line(entry: &Entry<'_>, policy: &AuditPolicy) -> Map<String, Value> 
         Err(error) => map.insert("error".into(), mask(error, entry.input, policy)),
     };
     map
+}
+
+/// Where a rotated file is kept: beside the log, named by its last line.
+fn kept_path(path: &Path, last_seq: u64) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let extension = path
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default();
+    path.with_file_name(format!("{stem}.{last_seq:012}{extension}"))
 }
 
 /// The end of a log: its last complete line, and where complete lines end.
@@ -359,6 +478,91 @@ fn read_from(file: &mut File, offset: u64) -> std::io::Result<Vec<u8>> {
 mod tests {
     use super::*;
 
+    fn entry_for<'a>(
+        ctx: &'a crm_rules_model::Context,
+        input: &'a Value,
+        decision: &'a Value,
+    ) -> Entry<'a> {
+        Entry {
+            decision: "qualify",
+            ctx,
+            record: input["id"].as_str(),
+            position: 1,
+            input,
+            by: None,
+            result: Ok(decision),
+            key_id: Some("k-1234"),
+        }
+    }
+
+    /// Two writers of one log, one rotating it by size: the chain goes on across
+    /// the files, `verify` of the newest file checks them all, and a file taken
+    /// out between them is caught.
+    #[test]
+    fn a_rotated_log_stays_one_verifiable_chain() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("acme.jsonl");
+        let key = AuditKey::from_secret([3; 32]);
+        let ctx = crm_rules_model::Context {
+            org_id: "acme".into(),
+            now: "2026-11-25T09:00:00Z".parse().unwrap(),
+            user: None,
+            team: None,
+        };
+        let input = json!({"id": "L-1", "source": "web_form"});
+        let decision = json!({"outcome": "qualified", "score": 70});
+        let mut one = AuditLog::open(&path, key.clone()).unwrap();
+        let mut two = AuditLog::open(&path, key.clone()).unwrap();
+        let policy = AuditPolicy::default();
+        let mut kept = Vec::new();
+        for round in 0..6 {
+            for _ in 0..20 {
+                one.append(&entry_for(&ctx, &input, &decision), &policy)
+                    .unwrap();
+                two.append(&entry_for(&ctx, &input, &decision), &policy)
+                    .unwrap();
+            }
+            one.sync().unwrap();
+            let rotated = if round % 2 == 0 {
+                one.rotate(4096)
+            } else {
+                two.rotate(4096)
+            };
+            kept.extend(rotated.unwrap());
+        }
+        two.append(&entry_for(&ctx, &input, &decision), &policy)
+            .unwrap();
+        drop(one);
+        drop(two);
+        assert!(kept.len() >= 3, "{kept:?}");
+        let verifier = || super::super::Verifier::Key(key.clone());
+        let found =
+            super::super::verify(&path, &verifier(), &super::super::Expectations::default())
+                .unwrap();
+        assert!(found.continues.is_some());
+        assert!(found.warnings.is_empty(), "{:?}", found.warnings);
+        // Every decision is somewhere in the chain: 240 and the last, plus
+        // checkpoints and continuations.
+        assert!(found.entries > 241, "{}", found.entries);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.lines().next().unwrap().contains("\"continues\""),
+            "{text}"
+        );
+        assert!(text.contains("\"key_id\":\"k-1234\""), "{text}");
+        // A kept file taken out of the middle breaks the link.
+        std::fs::remove_file(&kept[1]).unwrap();
+        let newest = super::super::verify(&path, &verifier(), &Default::default()).unwrap();
+        assert!(
+            newest.warnings.iter().any(|w| w.contains("not beside it")),
+            "{:?}",
+            newest.warnings
+        );
+        std::fs::copy(&kept[0], &kept[1]).unwrap();
+        let broken = super::super::verify(&path, &verifier(), &Default::default()).unwrap_err();
+        assert!(broken.message.contains("continues"), "{broken}");
+    }
+
     /// Appends per second, printed: locked, MAC'd appends against the unlocked,
     /// unkeyed appends this writer replaced (same lines, same file system).
     #[test]
@@ -381,6 +585,7 @@ mod tests {
             input: &input,
             by: None,
             result: Ok(&decision),
+            key_id: None,
         };
         let policy = AuditPolicy::default();
         let n = 20_000;

@@ -85,7 +85,10 @@ struct LineOut<'a> {
 #[serde(untagged)]
 enum LineError<'a> {
     Decision(ErrorJson<'a>),
+    /// Only the native requests failed: `code` and `kind` are both `native`, so
+    /// every error on a line (and in the service's answers) has a code.
     Native {
+        code: &'static str,
         kind: &'static str,
         message: &'a str,
     },
@@ -248,6 +251,7 @@ pub(super) fn record(
                     _ => None,
                 },
                 error: native_error.map(|message| LineError::Native {
+                    code: "native",
                     kind: "native",
                     message,
                 }),
