@@ -266,14 +266,17 @@ pub fn verify_bytes(
                 }
                 last_checkpoint = Some(seq);
             }
-            Some("continues") if n == 1 => {
-                if entry["entries"].as_u64() != Some(seq - 1) || entry["head"] != entry["prev"] {
-                    return Err(broken(
-                        n,
-                        "the continuation does not describe the lines before it".into(),
-                    ));
-                }
+            Some("continues")
+                if n == 1
+                    && (entry["entries"].as_u64() != Some(seq - 1)
+                        || entry["head"] != entry["prev"]) =>
+            {
+                return Err(broken(
+                    n,
+                    "the continuation does not describe the lines before it".into(),
+                ));
             }
+            Some("continues") if n == 1 => {}
             Some("continues") => {
                 return Err(broken(
                     n,
