@@ -4,8 +4,11 @@
 //! (p50, p99, p99.9) and errors per scenario.
 //!
 //! ```sh
-//! cargo build --release -p crm-rules
-//! cargo run --release --manifest-path bench/Cargo.toml --target-dir target --bin load -- [SCENARIO...]
+//! cargo build --release -p crm-rules-cli
+//! cargo build --release --manifest-path bench/Cargo.toml --target-dir target \
+//!   --no-default-features --bin load --bin http-floor
+//! target/release/load [SCENARIO...]
+//! target/release/load replicas [--quick]
 //! ```
 //!
 //! Scenarios (default: all, in this order):
@@ -21,6 +24,14 @@
 //! - `abuse`: org B at 2,000/s while malformed bodies, a 100 MB body, slow
 //!   clients, an unknown org and bad keys arrive; every one must get its 4xx,
 //!   and none of B's requests may fail.
+//! - `floor`: single leads at `LOAD_RATE` to the service and to the HTTP floor
+//!   (`http-floor`: the same HTTP stack, one handler parsing the JSON body and
+//!   answering a fixed line), in alternating rounds (`FLOOR_ROUNDS`, default 3);
+//!   CPU per request of each server and their ratio (floor.rs). Not in the
+//!   default list.
+//! - `replicas`: three services behind HAProxy while replicas restart, a module
+//!   rolls out and an org folder breaks (replicas.rs; its own setup, run alone;
+//!   `scripts/replicas-test.sh`).
 //!
 //! Latency is measured from the moment a request is written to the moment its
 //! whole answer is read. At a fixed rate each connection sends on a schedule; a
@@ -639,10 +650,8 @@ async fn admin(
 
 async fn swap(service: &Service) {
     println!("\n## swap: 100 module swaps during single-lead load at 5,000/s");
-    let module = std::fs::read(
-        root().join("target/components/guest-rules/wasm32-wasip2/release/guest_rules.wasm"),
-    )
-    .expect("the reference module");
+    let module = std::fs::read(root().join("target/components/guest-rules/guest_rules.wasm"))
+        .expect("the reference module");
     let (status, body) = admin(
         service,
         "POST",
