@@ -299,7 +299,7 @@ impl Balancer {
         let header: Vec<&str> = lines.next()?.trim_start_matches("# ").split(',').collect();
         let column = |name: &str| header.iter().position(|h| *h == name);
         let (px, sv, status) = (column("pxname")?, column("svname")?, column("status")?);
-        let (wretr, wredis) = (column("wretr")?, column("wredis")?);
+        let (wretr, wredis, chkdown) = (column("wretr")?, column("wredis")?, column("chkdown")?);
         let mut stats = Stats::default();
         for line in lines {
             let fields: Vec<&str> = line.split(',').collect();
@@ -314,6 +314,7 @@ impl Balancer {
                 }
                 Some("FRONTEND") | None => {}
                 Some(server) => {
+                    stats.downs.insert(server.to_owned(), number(chkdown));
                     stats.up.insert(
                         server.to_owned(),
                         fields.get(status).is_some_and(|s| s.starts_with("UP")),
@@ -328,6 +329,8 @@ impl Balancer {
 #[derive(Default, Clone)]
 struct Stats {
     up: BTreeMap<String, bool>,
+    /// Times each server was taken out of service so far.
+    downs: BTreeMap<String, u64>,
     retries: u64,
     redispatches: u64,
 }
@@ -666,6 +669,7 @@ pub fn replicas(quick: bool) -> bool {
                 });
             }
             let from = Instant::now();
+            let downs = balancer.stats().unwrap_or_default().downs;
             write_atomically(
                 &setup.orgs.join("second/org.json"),
                 b"{\"org_id\": \"second-co\", \"module\": ",
@@ -675,10 +679,21 @@ pub fn replicas(quick: bool) -> bool {
             restart(&mut replicas[0], "TERM", &setup, &balancer).await?;
             tokio::time::sleep(plan.settle).await;
             let name = replicas[0].name.clone();
+            // Only the restarted replica may have left the rotation, once.
             let still = balancer.stats().unwrap_or_default();
-            if still.up.values().any(|up| !up) {
+            let taken_out: Vec<&String> = still
+                .downs
+                .iter()
+                .filter(|(server, n)| {
+                    let allowed = u64::from(**server == name);
+                    **n > downs.get(*server).copied().unwrap_or(0) + allowed
+                })
+                .map(|(server, _)| server)
+                .collect();
+            if still.up.values().any(|up| !up) || !taken_out.is_empty() {
                 return Err(format!(
-                    "with {}'s folder broken, HAProxy took a replica out: {:?}",
+                    "with {}'s folder broken, HAProxy took replicas out: {taken_out:?} \
+                     (in service now: {:?})",
                     ORGS[BROKEN], still.up
                 ));
             }
