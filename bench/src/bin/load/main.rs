@@ -4,8 +4,11 @@
 //! (p50, p99, p99.9) and errors per scenario.
 //!
 //! ```sh
-//! cargo build --release -p crm-rules
-//! cargo run --release --manifest-path bench/Cargo.toml --target-dir target --bin load -- [SCENARIO...]
+//! cargo build --release -p crm-rules-cli
+//! cargo build --release --manifest-path bench/Cargo.toml --target-dir target \
+//!   --no-default-features --bin load --bin http-floor
+//! target/release/load [SCENARIO...]
+//! target/release/load replicas [--quick]
 //! ```
 //!
 //! Scenarios (default: all, in this order):
@@ -21,6 +24,14 @@
 //! - `abuse`: org B at 2,000/s while malformed bodies, a 100 MB body, slow
 //!   clients, an unknown org and bad keys arrive; every one must get its 4xx,
 //!   and none of B's requests may fail.
+//! - `floor`: single leads at `LOAD_RATE` to the service and to the HTTP floor
+//!   (`http-floor`: the same HTTP stack, one handler parsing the JSON body and
+//!   answering a fixed line), in alternating rounds (`FLOOR_ROUNDS`, default 3);
+//!   CPU per request of each server and their ratio (floor.rs). Not in the
+//!   default list.
+//! - `replicas`: three services behind HAProxy while replicas restart, a module
+//!   rolls out and an org folder breaks (replicas.rs; its own setup, run alone;
+//!   `scripts/replicas-test.sh`).
 //!
 //! Latency is measured from the moment a request is written to the moment its
 //! whole answer is read. At a fixed rate each connection sends on a schedule; a
@@ -28,6 +39,9 @@
 //! behind shows in the report rather than hiding in the percentiles. The
 //! generator runs on one thread, beside the service, on the same machine.
 //! `LOAD_SECONDS` sets the length of each measured run (default 15).
+
+mod floor;
+mod replicas;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -216,8 +230,11 @@ impl Service {
         service
     }
 
-    fn pid(&self) -> u32 {
-        self.child.id()
+    fn target(&self) -> Target {
+        Target {
+            addr: self.addr,
+            pid: self.child.id(),
+        }
     }
 }
 
@@ -422,21 +439,28 @@ async fn connection(
     partial
 }
 
-async fn run(service: &Service, load: Load) -> Report {
+/// A server the generator loads: where it listens, and its process (for its CPU).
+#[derive(Clone, Copy)]
+struct Target {
+    addr: SocketAddr,
+    pid: u32,
+}
+
+async fn run(target: &Target, load: Load) -> Report {
     let calls = std::sync::Arc::new(load.calls);
     let start = Instant::now() + Duration::from_millis(50);
     let end = start + load.duration;
     let interval = load
         .rate
         .map(|rate| Duration::from_secs_f64(load.connections as f64 / rate));
-    let (service_cpu, generator_cpu) = (cpu_of(service.pid()), cpu_of(std::process::id()));
+    let (service_cpu, generator_cpu) = (cpu_of(target.pid), cpu_of(std::process::id()));
     let tasks: Vec<_> = (0..load.connections)
         .map(|c| {
             // Connections take turns, evenly spread over one interval.
             let first =
                 start + interval.map_or(Duration::ZERO, |i| i * c as u32 / load.connections as u32);
             tokio::spawn(connection(
-                service.addr,
+                target.addr,
                 calls.clone(),
                 first,
                 interval,
@@ -469,7 +493,7 @@ async fn run(service: &Service, load: Load) -> Report {
         report.unnamed += partial.unnamed;
     }
     report.elapsed = start.elapsed();
-    report.service_cpu = cpu_of(service.pid()) - service_cpu;
+    report.service_cpu = cpu_of(target.pid) - service_cpu;
     report.generator_cpu = cpu_of(std::process::id()) - generator_cpu;
     report
 }
@@ -496,7 +520,7 @@ fn rate() -> f64 {
 async fn single(service: &Service) {
     println!("\n## single: one lead per request, 64 keep-alive connections");
     let warm = run(
-        service,
+        &service.target(),
         Load {
             calls: single_calls(service),
             connections: 64,
@@ -509,7 +533,7 @@ async fn single(service: &Service) {
     warm.print("warm-up at 2,000/s");
     let rate = rate();
     let fixed = run(
-        service,
+        &service.target(),
         Load {
             calls: single_calls(service),
             connections: 64,
@@ -521,7 +545,7 @@ async fn single(service: &Service) {
     .await;
     fixed.print(&format!("fixed rate {rate:.0}/s"));
     let max = run(
-        service,
+        &service.target(),
         Load {
             calls: single_calls(service),
             connections: 64,
@@ -585,7 +609,7 @@ async fn batch(service: &Service) {
             })
             .collect();
         let report = run(
-            service,
+            &service.target(),
             Load {
                 calls,
                 connections,
@@ -626,10 +650,8 @@ async fn admin(
 
 async fn swap(service: &Service) {
     println!("\n## swap: 100 module swaps during single-lead load at 5,000/s");
-    let module = std::fs::read(
-        root().join("target/components/guest-rules/wasm32-wasip2/release/guest_rules.wasm"),
-    )
-    .expect("the reference module");
+    let module = std::fs::read(root().join("target/components/guest-rules/guest_rules.wasm"))
+        .expect("the reference module");
     let (status, body) = admin(
         service,
         "POST",
@@ -678,7 +700,7 @@ async fn swap(service: &Service) {
         })
     };
     let report = run(
-        service,
+        &service.target(),
         Load {
             calls: single_calls(service),
             connections: 64,
@@ -716,7 +738,7 @@ async fn hostile(service: &Service) {
         duration: seconds(),
         versions: false,
     };
-    let alone = run(service, load()).await;
+    let alone = run(&service.target(), load()).await;
     alone.print("B alone");
     let attack = {
         let (addr, key) = (service.addr, service.hostile_key.clone());
@@ -759,7 +781,7 @@ async fn hostile(service: &Service) {
             all
         })
     };
-    let with = run(service, load()).await;
+    let with = run(&service.target(), load()).await;
     let a = attack.await.expect("attack");
     with.print("B while A attacks");
     println!(
@@ -899,7 +921,7 @@ async fn abuse(service: &Service) {
         seen
     });
     let report = run(
-        service,
+        &service.target(),
         Load {
             calls: single_calls(service),
             connections: 64,
@@ -924,6 +946,10 @@ fn main() {
             .map(String::from)
             .into();
     }
+    if scenarios.first().map(String::as_str) == Some("replicas") {
+        let quick = scenarios.iter().any(|s| s == "--quick");
+        std::process::exit(if replicas::replicas(quick) { 0 } else { 1 });
+    }
     let service = Service::start();
     println!(
         "crm-rules serve on {} ({} cores, generator on one thread beside it)",
@@ -942,8 +968,12 @@ fn main() {
                 "swap" => swap(&service).await,
                 "hostile" => hostile(&service).await,
                 "abuse" => abuse(&service).await,
+                "floor" => floor::floor(&service).await,
                 other => {
-                    eprintln!("unknown scenario `{other}` (single, batch, swap, hostile, abuse)")
+                    eprintln!(
+                        "unknown scenario `{other}` (single, batch, swap, hostile, abuse, floor, \
+                         replicas)"
+                    )
                 }
             }
         }
