@@ -24,6 +24,7 @@ mod audit_log;
 mod auth;
 mod decide;
 mod error;
+mod events;
 mod hangup;
 pub mod keys;
 mod labels;
@@ -76,6 +77,7 @@ fn router(service: Arc<Service>, admission: Arc<Admission>, openapi: Bytes) -> R
         .route("/v1/orgs/{org}/convert", post(decide::convert))
         .route("/v1/orgs/{org}/transition", post(decide::transition))
         .route("/v1/orgs/{org}/forecast", post(decide::forecast))
+        .route("/v1/orgs/{org}/events/{crm}", post(events::events))
         .route("/v1/orgs/{org}/stages", get(decide::stages))
         .route("/v1/orgs/{org}/module", get(decide::module))
         .route(

@@ -14,7 +14,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::error::{ErrorBody, ErrorDetail};
 use super::orgs::FolderStatus;
-use super::{decide, manage, ops};
+use super::{decide, events, manage, ops};
 
 /// One answer line: a record's decision (and native actions), or its error.
 #[derive(Debug, ToSchema)]
@@ -128,6 +128,7 @@ impl Modify for Security {
         decide::convert,
         decide::transition,
         decide::forecast,
+        events::events,
         decide::stages,
         decide::module,
         manage::list_orgs,
