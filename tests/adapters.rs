@@ -712,3 +712,558 @@ fn paged_input_says_it_is_one_page_and_where_the_next_one_is() {
         assert!(stderr.contains(next), "{format}: {stderr}");
     }
 }
+
+// ---- Issue 24: requests that do exactly what the plan says ---------------------
+
+fn forecast(probability: f64) -> crm_rules::model::Forecast {
+    serde_json::from_value(
+        json!({"probability": probability, "weighted_value": null, "stages": [], "reasons": []}),
+    )
+    .expect("a forecast")
+}
+
+/// Issue 24.1. REST API Developer Guide, "Assignment Rule Header": a missing
+/// `Sforce-Auto-Assign` header defaults to TRUE, so the org's active lead
+/// assignment rule ran on every lead update and could hand the lead to another
+/// owner. Lead updates say FALSE; inside a composite the header goes in the
+/// subrequest's `httpHeaders`.
+#[test]
+fn salesforce_lead_updates_keep_the_owner_with_sforce_auto_assign_false() {
+    let v = strict_salesforce();
+    let q = qualified("call");
+    let out = write(
+        &v,
+        Format::Salesforce,
+        &salesforce_lead(),
+        None,
+        Decision::Qualify(&q),
+    )
+    .expect("written");
+    let lead = out
+        .iter()
+        .find(|r| r.reference == "lead")
+        .expect("a lead update");
+    assert!(lead.path.contains("/sobjects/Lead/00Q1"));
+    assert_eq!(lead.headers["Sforce-Auto-Assign"], "FALSE");
+    let sends = bundle(v.get(Format::Salesforce).expect("vocabulary"), &out, "k");
+    let sub = &body(&sends[0])["compositeRequest"][0];
+    assert_eq!(sub["referenceId"], "lead");
+    assert_eq!(sub["httpHeaders"]["Sforce-Auto-Assign"], "FALSE");
+}
+
+/// Issue 24.2. convertLead() (LeadConvert arguments) always creates a contact or
+/// merges the lead into the `contactId` given; there is no argument to skip it.
+/// A plan that skips the contact sent no contactId, and Salesforce created one.
+#[test]
+fn salesforce_convert_that_skips_the_contact_is_refused() {
+    let p = plan(json!({"account": {"link": "001A"}, "contact": "skip"}));
+    let err = write(
+        &strict_salesforce(),
+        Format::Salesforce,
+        &salesforce_lead(),
+        None,
+        Decision::Convert(&p),
+    )
+    .expect_err("refused");
+    assert!(matches!(err, WriteError::Refused { .. }), "{err:?}");
+    assert!(err.to_string().contains("skips the contact"), "{err}");
+}
+
+/// Issue 24.3. QualifyLead takes one OpportunityCustomerId: with an account and a
+/// contact both linked, the account was sent and the contact bound to nothing.
+/// The lead's existing-record lookups (`parentaccountid`, `parentcontactid`,
+/// lead entity reference) are bound before it is qualified, and the new
+/// opportunity's `parentcontactid` names the contact.
+#[test]
+fn dataverse_convert_binds_a_linked_contact_next_to_a_linked_account() {
+    let p = plan(json!({"account": {"link": "A1"}, "contact": {"link": "C1"}}));
+    let out = write(
+        &dataverse(),
+        Format::Dataverse,
+        &dataverse_lead(),
+        None,
+        Decision::Convert(&p),
+    )
+    .expect("written");
+    let lead = out
+        .iter()
+        .find(|r| r.reference == "lead")
+        .expect("the lead bound first");
+    assert_eq!(body(lead)["parentcontactid@odata.bind"], "/contacts(C1)");
+    assert_eq!(body(lead)["parentaccountid@odata.bind"], "/accounts(A1)");
+    let qualify = out
+        .iter()
+        .find(|r| r.reference == "qualify")
+        .expect("QualifyLead");
+    assert_eq!(body(qualify)["OpportunityCustomerId"]["accountid"], "A1");
+    let opportunity = out
+        .iter()
+        .find(|r| r.reference == "opportunity")
+        .expect("update");
+    assert_eq!(
+        body(opportunity)["parentcontactid@odata.bind"],
+        "/contacts(C1)"
+    );
+}
+
+/// Issue 24.4. HubSpot convert ignored `plan.contact` and, for `account: create`,
+/// made no company and used the contact's first associated company instead.
+/// CRM objects (companies, create with associations; default association
+/// types 5 deal→company, 280 company→contact, 3 deal→contact).
+#[test]
+fn hubspot_convert_follows_the_plans_account_and_contact() {
+    let v = strict_hubspot(json!({}));
+    let mut record = hubspot_contact();
+    record["associations"] =
+        json!({"companies": {"results": [{"id": "777", "type": "contact_to_company"}]}});
+    let p = plan(json!({"account": "create", "contact": "create"}));
+    let out = write(
+        &v,
+        Format::Hubspot,
+        &record,
+        Some(ObjectType::Lead),
+        Decision::Convert(&p),
+    )
+    .expect("written");
+    let company = out
+        .iter()
+        .find(|r| r.reference == "company")
+        .expect("a new company");
+    assert_eq!(company.path, "/crm/v3/objects/companies");
+    assert_eq!(body(company)["properties"]["name"], "Ruiz Logistics");
+    assert_eq!(body(company)["associations"][0]["to"]["id"], "51");
+    assert_eq!(
+        body(company)["associations"][0]["types"][0]["associationTypeId"],
+        280
+    );
+    let deal = out.iter().find(|r| r.reference == "deal").expect("a deal");
+    let to: Vec<&Value> = body(deal)["associations"]
+        .as_array()
+        .expect("associations")
+        .iter()
+        .map(|a| &a["to"]["id"])
+        .collect();
+    assert_eq!(
+        to,
+        vec![&json!("51"), &json!("@{company.id}")],
+        "not company 777"
+    );
+
+    // Linking another contact puts the deal on it; skipping the account and
+    // the contact leaves the deal without them.
+    let p = plan(json!({"account": "skip", "contact": {"link": "88"}}));
+    let out = write(
+        &v,
+        Format::Hubspot,
+        &record,
+        Some(ObjectType::Lead),
+        Decision::Convert(&p),
+    )
+    .expect("written");
+    let deal = out.iter().find(|r| r.reference == "deal").expect("a deal");
+    assert_eq!(
+        body(deal)["associations"],
+        json!([{"to": {"id": "88"},
+        "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 3}]}])
+    );
+    let p = plan(json!({"account": "skip", "contact": "skip"}));
+    let out = write(
+        &v,
+        Format::Hubspot,
+        &record,
+        Some(ObjectType::Lead),
+        Decision::Convert(&p),
+    )
+    .expect("written");
+    let deal = out.iter().find(|r| r.reference == "deal").expect("a deal");
+    assert_eq!(body(deal)["associations"], json!([]));
+}
+
+/// Issue 24.5. `write.forecast_field` is documented on 0..100 and Dataverse and
+/// Salesforce got 0..100, while HubSpot got a 0..1 string: one scale for all.
+#[test]
+fn forecast_probability_is_on_one_scale_for_every_crm() {
+    let f = forecast(0.62);
+    let hs = strict_hubspot(json!({"write": {"forecast_field": "crm_rules_probability"}}));
+    let deal = json!({"id": "9001", "properties": {"dealstage": "presentationscheduled"}});
+    let out = write(
+        &hs,
+        Format::Hubspot,
+        &deal,
+        Some(ObjectType::Opportunity),
+        Decision::Forecast(&f),
+    )
+    .expect("written");
+    assert_eq!(body(&out[0])["properties"]["crm_rules_probability"], "62");
+    let sf =
+        json!({"attributes": {"type": "Opportunity"}, "Id": "006A", "StageName": "Needs Analysis"});
+    let out = write(
+        &strict_salesforce(),
+        Format::Salesforce,
+        &sf,
+        None,
+        Decision::Forecast(&f),
+    )
+    .expect("written");
+    assert_eq!(body(&out[0])["Probability"], 62);
+    let dv = json!({"@odata.context": "https://x/api/data/v9.2/$metadata#opportunities/$entity",
+                    "opportunityid": "O1"});
+    let out = write(
+        &dataverse(),
+        Format::Dataverse,
+        &dv,
+        None,
+        Decision::Forecast(&f),
+    )
+    .expect("written");
+    assert_eq!(body(&out[0])["closeprobability"], 62);
+}
+
+/// Issue 24.7. REST API Developer Guide, "Conditional Requests": sObject Rows
+/// honour `If-Unmodified-Since` (an HTTP-date) and answer 412 when the row
+/// changed since; Salesforce updates carried no guard while Dataverse's carry
+/// `If-Match`. A record read with its LastModifiedDate is updated only if
+/// unchanged since (the fraction of a second rounded up).
+#[test]
+fn salesforce_updates_are_guarded_by_if_unmodified_since() {
+    let f = forecast(0.4);
+    let sf = json!({"attributes": {"type": "Opportunity"}, "Id": "006A",
+                    "StageName": "Needs Analysis", "LastModifiedDate": "2026-11-20T10:15:00.250+0000"});
+    let out = write(
+        &strict_salesforce(),
+        Format::Salesforce,
+        &sf,
+        None,
+        Decision::Forecast(&f),
+    )
+    .expect("written");
+    assert_eq!(
+        out[0].headers["If-Unmodified-Since"],
+        "Fri, 20 Nov 2026 10:15:01 GMT"
+    );
+    let mut lead = salesforce_lead();
+    lead["LastModifiedDate"] = json!("2026-11-20T10:15:00.000+0000");
+    let q = qualified("call");
+    let out = write(
+        &strict_salesforce(),
+        Format::Salesforce,
+        &lead,
+        None,
+        Decision::Qualify(&q),
+    )
+    .expect("written");
+    assert_eq!(
+        out[0].headers["If-Unmodified-Since"],
+        "Fri, 20 Nov 2026 10:15:00 GMT"
+    );
+    // Read without it: nothing to compare against, no guard invented.
+    let out = write(
+        &strict_salesforce(),
+        Format::Salesforce,
+        &salesforce_lead(),
+        None,
+        Decision::Qualify(&q),
+    )
+    .expect("written");
+    assert!(!out[0].headers.contains_key("If-Unmodified-Since"));
+}
+
+// ---- Issue 24.6: a conversion retried after a lost answer ----------------------
+
+/// A CRM that applies the requests of a convert, as far as a replay needs: which
+/// records exist and what was written to the opportunity.
+#[derive(Default, Debug)]
+struct Replayed {
+    opportunities: Vec<String>,
+    writes: Vec<(String, Value)>,
+}
+
+/// Salesforce's convertLead succeeded, its answer was lost; the lead, read again,
+/// says IsConverted with ConvertedOpportunityId (Lead object reference). The
+/// retry sends no second convertLead (it would fail on a converted lead) and
+/// finishes the same opportunity: the same records, no duplicates.
+#[test]
+fn a_salesforce_conversion_retried_after_a_lost_answer_finishes() {
+    let v = strict_salesforce();
+    let p = plan(json!({"account": {"link": "001A"}}));
+    let mut crm = Replayed::default();
+    let first = write(
+        &v,
+        Format::Salesforce,
+        &salesforce_lead(),
+        None,
+        Decision::Convert(&p),
+    )
+    .expect("written");
+    assert_eq!(first[0].to_json()["operation"], "convertLead");
+    // convertLead runs: the opportunity exists; the answer never arrives, so the
+    // update that needed it is never sent.
+    crm.opportunities.push("006NEW000000001AAA".into());
+    let mut reread = salesforce_lead();
+    reread["IsConverted"] = json!(true);
+    reread["ConvertedOpportunityId"] = json!("006NEW000000001AAA");
+    reread["ConvertedAccountId"] = json!("001A");
+    reread["ConvertedContactId"] = json!("003NEW");
+    let retry =
+        write(&v, Format::Salesforce, &reread, None, Decision::Convert(&p)).expect("written");
+    assert!(
+        retry.iter().all(|r| r.to_json().get("operation").is_none()),
+        "{retry:?}"
+    );
+    assert_eq!(retry.len(), 1);
+    for r in &retry {
+        assert!(
+            r.needs().is_empty(),
+            "nothing waits for a lost answer: {r:?}"
+        );
+        crm.writes.push((r.path.clone(), body(r).clone()));
+    }
+    assert_eq!(crm.opportunities.len(), 1, "no second opportunity");
+    assert_eq!(
+        crm.writes[0].0,
+        "/services/data/v62.0/sobjects/Opportunity/006NEW000000001AAA"
+    );
+    // The same update the first run would have sent.
+    assert_eq!(&crm.writes[0].1, body(&first[1]));
+    // A lead converted into other records than the plan links is not "finished".
+    reread["ConvertedAccountId"] = json!("001OTHER");
+    let err =
+        write(&v, Format::Salesforce, &reread, None, Decision::Convert(&p)).expect_err("refused");
+    assert!(err.to_string().contains("001OTHER"), "{err}");
+}
+
+/// Dataverse's QualifyLead succeeded, its answer was lost; the lead, read again,
+/// is qualified (statecode 1) and names `qualifyingopportunityid` (lead entity
+/// reference). The retry finishes that opportunity instead of calling
+/// QualifyLead on a qualified lead.
+#[test]
+fn a_dataverse_conversion_retried_after_a_lost_answer_finishes() {
+    let p = plan(json!({"initial_stage": "Develop"}));
+    let first = write(
+        &dataverse(),
+        Format::Dataverse,
+        &dataverse_lead(),
+        None,
+        Decision::Convert(&p),
+    )
+    .expect("written");
+    assert!(first[0].path.ends_with("QualifyLead"));
+    let mut reread = dataverse_lead();
+    reread["statecode"] = json!(1);
+    reread["statuscode"] = json!(3);
+    reread["_qualifyingopportunityid_value"] = json!("O-NEW");
+    let retry = write(
+        &dataverse(),
+        Format::Dataverse,
+        &reread,
+        None,
+        Decision::Convert(&p),
+    )
+    .expect("written");
+    assert_eq!(retry.len(), 1, "{retry:?}");
+    assert_eq!(retry[0].path, "/api/data/v9.2/opportunities(O-NEW)");
+    assert_eq!(retry[0].headers["If-Match"], "*", "an update never creates");
+    assert_eq!(body(&retry[0]), body(&first[1]));
+    // Qualified without an opportunity: the plan's cannot be found.
+    reread["_qualifyingopportunityid_value"] = json!(null);
+    let err = write(
+        &dataverse(),
+        Format::Dataverse,
+        &reread,
+        None,
+        Decision::Convert(&p),
+    )
+    .expect_err("refused");
+    assert!(err.to_string().contains("qualifyingopportunityid"), "{err}");
+}
+
+/// HubSpot has no conversion call to fail: with the org's unique property the
+/// deal and the company are upserted under the same keys on a retry
+/// (`batch/upsert` with `idProperty`), and default associations are `PUT`s, so
+/// replaying the whole convert finds the records the first run made.
+#[test]
+fn a_hubspot_conversion_replayed_upserts_the_same_records() {
+    let v = strict_hubspot(json!({"write": {"idempotency_field": "crm_rules_key"}}));
+    let p = plan(json!({"account": "create"}));
+    let first = write(
+        &v,
+        Format::Hubspot,
+        &hubspot_contact(),
+        Some(ObjectType::Lead),
+        Decision::Convert(&p),
+    )
+    .expect("written");
+    let again = write(
+        &v,
+        Format::Hubspot,
+        &hubspot_contact(),
+        Some(ObjectType::Lead),
+        Decision::Convert(&p),
+    )
+    .expect("written");
+    assert_eq!(first, again);
+    let creates: Vec<&Request> = first
+        .iter()
+        .filter(|r| r.method.as_str() == "POST")
+        .collect();
+    assert!(!creates.is_empty());
+    for r in creates {
+        assert!(
+            r.path.ends_with("/batch/upsert"),
+            "a create that a replay duplicates: {r:?}"
+        );
+    }
+    let deal_link = first
+        .iter()
+        .find(|r| {
+            r.path
+                .contains("/deals/@{deal.results[0].id}/associations/default/companies/")
+        })
+        .expect("the deal tied to the new company");
+    assert!(deal_link.path.ends_with("@{company.results[0].id}"));
+}
+
+// ---- Issue 24.8 ------------------------------------------------------------------
+
+fn many_follow_ups(n: usize) -> Qualification {
+    let follow_ups: Vec<Value> = (0..n)
+        .map(|i| json!({"kind": "call", "subject": format!("call {i}"), "due": "2026-11-26"}))
+        .collect();
+    serde_json::from_value(json!({
+        "outcome": "qualified", "rating": "hot", "score": 90, "reasons": [],
+        "follow_ups": follow_ups
+    }))
+    .expect("a qualification")
+}
+
+/// Issue 24.8. Composite holds 25 subrequests; cut into several composites, the
+/// whole lost `allOrNone` and references into an earlier one. REST API, Composite
+/// Graph: up to 500 nodes, all or none, referring to each other.
+#[test]
+fn more_than_a_composite_holds_goes_as_one_all_or_none_graph() {
+    let v =
+        vocabularies(json!({"salesforce": {"write": {"idempotency_field": "Crm_Rules_Key__c"}}}));
+    let q = many_follow_ups(30);
+    let out = write(
+        &v,
+        Format::Salesforce,
+        &salesforce_lead(),
+        None,
+        Decision::Qualify(&q),
+    )
+    .expect("written");
+    assert_eq!(out.len(), 31);
+    let sends = bundle(v.get(Format::Salesforce).expect("vocabulary"), &out, "k");
+    assert_eq!(sends.len(), 1, "one atomic send");
+    assert_eq!(sends[0].path, "/services/data/v62.0/composite/graph");
+    let graphs = body(&sends[0])["graphs"].as_array().expect("graphs");
+    assert_eq!(graphs.len(), 1);
+    assert_eq!(
+        graphs[0]["compositeRequest"].as_array().map(Vec::len),
+        Some(31)
+    );
+    assert!(sends[0].needs().is_empty());
+    // 25 or fewer stay one composite.
+    let out = write(
+        &v,
+        Format::Salesforce,
+        &salesforce_lead(),
+        None,
+        Decision::Qualify(&many_follow_ups(24)),
+    )
+    .expect("written");
+    let sends = bundle(v.get(Format::Salesforce).expect("vocabulary"), &out, "k");
+    assert_eq!(sends.len(), 1);
+    assert_eq!(sends[0].path, "/services/data/v62.0/composite");
+}
+
+/// Issue 24.8. HubSpot batch calls take at most 100 inputs (CRM objects, batch
+/// create); 150 follow-ups went as one call HubSpot refuses.
+#[test]
+fn hubspot_batch_creates_hold_at_most_100_inputs() {
+    let v = strict_hubspot(json!({}));
+    let out = write(
+        &v,
+        Format::Hubspot,
+        &hubspot_contact(),
+        None,
+        Decision::Qualify(&many_follow_ups(150)),
+    )
+    .expect("written");
+    let sends = bundle(v.get(Format::Hubspot).expect("vocabulary"), &out, "k");
+    let sizes: Vec<usize> = sends
+        .iter()
+        .filter(|s| s.path.ends_with("/batch/create"))
+        .map(|s| body(s)["inputs"].as_array().map_or(0, Vec::len))
+        .collect();
+    assert_eq!(sizes, vec![100, 50]);
+    let references: Vec<&str> = sends.iter().map(|s| s.reference.as_str()).collect();
+    let unique: std::collections::BTreeSet<&&str> = references.iter().collect();
+    assert_eq!(unique.len(), references.len(), "references stay unique");
+}
+
+/// Issue 24.8. A SOQL subquery pages like a query (REST API, Query: `done`,
+/// `nextRecordsUrl` inside the relationship's result) and a Dataverse expanded
+/// collection carries `<nav>@odata.nextLink` (Web API, expand collection-valued
+/// navigation properties). Both were dropped without a word; the decision saw
+/// one page of the activities. Each now gets a notice line and a warning.
+#[test]
+fn a_related_collection_cut_at_its_page_size_says_so() {
+    let cases = [
+        (
+            json!({"attributes": {"type": "Opportunity"}, "Id": "006A", "Name": "Fleet",
+                   "StageName": "Qualification", "Amount": 100.0, "CloseDate": "2026-12-31",
+                   "Tasks": {"totalSize": 300, "done": false,
+                             "nextRecordsUrl": "/services/data/v62.0/query/01gX-200",
+                             "records": [{"attributes": {"type": "Task"}, "Id": "00T1",
+                                          "WhatId": "006A", "Status": "Completed", "IsClosed": true,
+                                          "ActivityDate": "2026-11-01"}]}}),
+            "salesforce",
+            "Tasks",
+            "/services/data/v62.0/query/01gX-200",
+        ),
+        (
+            json!({"@odata.context": "https://x/api/data/v9.2/$metadata#opportunities/$entity",
+                   "opportunityid": "o1", "name": "Fleet", "salesstage": 0,
+                   "Opportunity_Tasks": [{"activityid": "t1", "activitytypecode": "task",
+                                          "_regardingobjectid_value": "o1", "statecode": 1,
+                                          "actualend": "2026-11-01T10:00:00Z"}],
+                   "Opportunity_Tasks@odata.nextLink": "https://x/api/data/v9.2/opportunities(o1)/Opportunity_Tasks?$skiptoken=2"}),
+            "dataverse",
+            "Opportunity_Tasks",
+            "https://x/api/data/v9.2/opportunities(o1)/Opportunity_Tasks?$skiptoken=2",
+        ),
+    ];
+    for (record, format, path, next) in cases {
+        let out = support::cli(
+            &[
+                "--now",
+                "2026-11-25T09:00:00Z",
+                "--no-cache",
+                "--org-dir",
+                "examples/loose",
+                "forecast",
+            ],
+            Some(&record.to_string()),
+        );
+        let lines: Vec<Value> = support::text(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("JSON lines"))
+            .collect();
+        assert_eq!(
+            lines.len(),
+            2,
+            "{format}: {lines:?} {}",
+            support::text(&out.stderr)
+        );
+        assert_eq!(lines[1]["notice"], "more_related", "{format}: {lines:?}");
+        assert_eq!(lines[1]["format"], format);
+        assert_eq!(lines[1]["path"], path);
+        assert_eq!(lines[1]["next"], next);
+        let stderr = support::text(&out.stderr);
+        assert!(
+            stderr.contains("one page of its related records"),
+            "{format}: {stderr}"
+        );
+    }
+}

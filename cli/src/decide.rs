@@ -116,11 +116,25 @@ pub fn run(host: &Arc<Host>, cli: &Cli) -> anyhow::Result<ExitCode> {
         ..DecideOptions::at(args.now.unwrap_or_else(|| Utc::now().trunc_subsecs(0)))
     };
     let ctx = org.context(&options);
-    let (source_name, opened) = open_input(input.as_deref(), args.max_record_bytes)?;
+    let reading = org.reading(kind, &options);
+    // An event file is read by its shape; what it cannot decide is answered
+    // after its decisions.
+    let event = super::events::open(
+        input.as_deref(),
+        args.max_record_bytes,
+        reading.vocabularies,
+    )?;
+    let (source_name, opened) = match &event {
+        Some(event) => (
+            event.source_name.clone(),
+            pipeline::Opened::Whole(event.prepared.records_text()),
+        ),
+        None => open_input(input.as_deref(), args.max_record_bytes)?,
+    };
     let pipeline = Pipeline {
         decider: &**host,
         ctx: &ctx,
-        reading: org.reading(kind, &options),
+        reading,
         emit: options.emit,
         audit: audit.as_ref().map(|_| org.audit_policy()),
         source_name: &source_name,
@@ -170,6 +184,9 @@ pub fn run(host: &Arc<Host>, cli: &Cli) -> anyhow::Result<ExitCode> {
             anyhow::bail!("{source_name}: {message}")
         }
         Err(e) => return Err(e).with_context(|| source_name.clone()),
+    }
+    for answer in event.iter().flat_map(|e| &e.prepared.answers) {
+        print_json(&mut stdout, args.pretty, answer)?;
     }
     stdout.flush()?;
     if let Some(log) = audit.as_mut() {

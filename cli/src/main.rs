@@ -9,6 +9,7 @@ mod audit;
 mod backtest;
 mod calibrate;
 mod decide;
+mod events;
 mod flags;
 mod history;
 mod keys;

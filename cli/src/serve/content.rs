@@ -23,6 +23,8 @@ pub enum Expected {
     Records,
     /// A component's bytes.
     Module,
+    /// A CRM's event: JSON, or XML for a Salesforce Outbound Message (SOAP).
+    Event,
 }
 
 /// The JSON lines media types in use (none is registered).
@@ -33,6 +35,9 @@ const JSON_LINES: [&str; 5] = [
     "application/x-jsonlines",
     "application/jsonlines",
 ];
+
+/// The XML media types a SOAP event arrives with.
+const XML: [&str; 3] = ["text/xml", "application/xml", "application/soap+xml"];
 
 /// A module's media types.
 const MODULE: [&str; 2] = ["application/wasm", "application/octet-stream"];
@@ -62,6 +67,7 @@ pub fn check_type(headers: &HeaderMap, expected: Expected) -> Result<(), ApiErro
     let accepted = match expected {
         Expected::Records => json,
         Expected::Module => MODULE.contains(&media.as_str()),
+        Expected::Event => json || XML.contains(&media.as_str()),
     };
     if !accepted {
         let wanted = match expected {
@@ -70,6 +76,10 @@ pub fn check_type(headers: &HeaderMap, expected: Expected) -> Result<(), ApiErro
                  `application/x-ndjson` for JSON lines)"
             }
             Expected::Module => "a module is sent as `Content-Type: application/wasm`",
+            Expected::Event => {
+                "events are JSON, or XML for a Salesforce Outbound Message: send \
+                 `Content-Type: application/json` or `text/xml`"
+            }
         };
         return Err(unsupported(format!(
             "the body's Content-Type is `{media}`; {wanted}"

@@ -324,8 +324,6 @@ async fn decide_request(
     let caller = service.caller(&headers)?;
     let served = service.org(&caller, &org)?;
     let Query(query) = query.map_err(|e| ApiError::bad_input(e.body_text()))?;
-    let (params, mut ctx) = Params::of(query)?;
-    ctx.org_id = org;
     let body = service
         .body(
             &headers,
@@ -334,6 +332,24 @@ async fn decide_request(
             Expected::Records,
         )
         .await?;
+    decide_body(service, kind, served, org, query, &headers, body, started).await
+}
+
+/// Decides a body already read, for an org whose caller is already checked
+/// (the decision routes, and the events route once an event is read).
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn decide_body(
+    service: Arc<Service>,
+    kind: Kind,
+    served: Arc<ServedOrg>,
+    org: String,
+    query: DecideQuery,
+    headers: &HeaderMap,
+    body: Bytes,
+    started: Instant,
+) -> Result<Response, ApiError> {
+    let (params, mut ctx) = Params::of(query)?;
+    ctx.org_id = org;
     let facts = service
         .host
         .facts(&served.id)
@@ -404,7 +420,7 @@ async fn decide_request(
     };
     let (content_type, text) = if ran.single {
         ("application/json", output.text)
-    } else if wants_array(&headers) {
+    } else if wants_array(headers) {
         ("application/json", as_array(&output.text))
     } else {
         ("application/x-ndjson", output.text)

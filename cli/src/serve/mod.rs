@@ -25,6 +25,7 @@ mod auth;
 mod content;
 mod decide;
 mod error;
+mod events;
 mod hangup;
 pub mod keys;
 mod labels;
@@ -82,6 +83,7 @@ fn router(
         .route("/v1/orgs/{org}/convert", post(decide::convert))
         .route("/v1/orgs/{org}/transition", post(decide::transition))
         .route("/v1/orgs/{org}/forecast", post(decide::forecast))
+        .route("/v1/orgs/{org}/events/{crm}", post(events::events))
         .route("/v1/orgs/{org}/stages", get(decide::stages))
         .route("/v1/orgs/{org}/module", get(decide::module))
         .route(

@@ -7,11 +7,13 @@
 //!   created by an earlier part; QualifyLead answers with a collection) starts a
 //!   second `$batch`, sent once the first has answered.
 //! - Salesforce: REST requests in one `/composite` with `allOrNone: true`, later
-//!   ones referring to earlier ones by `@{referenceId.field}`. A SOAP call
+//!   ones referring to earlier ones by `@{referenceId.field}`; past the 25
+//!   subrequests a composite holds, one `/composite/graph` (all or none, with
+//!   references, up to 500 nodes). A SOAP call
 //!   (`convertLead`) cannot be a composite subrequest: it is its own send, in
 //!   order, and a composite after it names what it needs from its result.
 //! - HubSpot: no transaction spans requests. Plain creates of one object type
-//!   become one `batch/create`; the rest are sent in order, idempotent through
+//!   become one `batch/create` per 100 inputs; the rest are sent in order, idempotent through
 //!   the org's unique property.
 //!
 //! A send whose requests need a response from an earlier send lists those
@@ -151,15 +153,28 @@ fn change_set(requests: &[Request], name: &str) -> String {
 /// Subrequests one composite may hold (REST API, Composite: "up to 25").
 const COMPOSITE_LIMIT: usize = 25;
 
+/// Nodes one composite graph may hold (REST API, Composite Graph: "up to 500").
+const GRAPH_LIMIT: usize = 500;
+
 fn salesforce(vocab: &Vocabulary, requests: &[Request]) -> Vec<Request> {
     let mut sends = Vec::new();
     let mut run: Vec<Request> = Vec::new();
     let mut composites = 0;
+    // More than a composite holds goes as one composite graph: cutting a
+    // composite into several would lose `allOrNone` across them and the
+    // references from one into an earlier one, which a graph keeps (all its
+    // nodes succeed or none, and they refer to each other).
     let mut flush = |run: &mut Vec<Request>, sends: &mut Vec<Request>| {
-        for chunk in run.chunks(COMPOSITE_LIMIT) {
-            sends.push(composite(vocab, chunk, composites));
-            composites += 1;
+        if run.is_empty() {
+            return;
         }
+        let send = if run.len() <= COMPOSITE_LIMIT {
+            composite(vocab, run, composites)
+        } else {
+            graph(vocab, run, composites)
+        };
+        sends.push(send);
+        composites += 1;
         run.clear();
     };
     for request in requests {
@@ -175,8 +190,43 @@ fn salesforce(vocab: &Vocabulary, requests: &[Request]) -> Vec<Request> {
     sends
 }
 
+/// A composite graph of `requests`: one graph per 500 nodes (a record's decision
+/// comes nowhere near; past it, each graph is all or none on its own).
+fn graph(vocab: &Vocabulary, requests: &[Request], index: usize) -> Request {
+    let graphs: Vec<Value> = requests
+        .chunks(GRAPH_LIMIT)
+        .enumerate()
+        .map(|(i, nodes)| {
+            json!({ "graphId": format!("graph_{}", i + 1), "compositeRequest": subrequests(nodes) })
+        })
+        .collect();
+    Request::rest(
+        if index == 0 {
+            "graph".to_owned()
+        } else {
+            format!("graph_{}", index + 1)
+        },
+        Method::Post,
+        format!("/services/data/{}/composite/graph", vocab.api_version),
+        json!({ "graphs": graphs }),
+    )
+}
+
 fn composite(vocab: &Vocabulary, requests: &[Request], index: usize) -> Request {
-    let subrequests: Vec<Value> = requests
+    Request::rest(
+        if index == 0 {
+            "composite".to_owned()
+        } else {
+            format!("composite_{}", index + 1)
+        },
+        Method::Post,
+        format!("/services/data/{}/composite", vocab.api_version),
+        json!({ "allOrNone": true, "compositeRequest": subrequests(requests) }),
+    )
+}
+
+fn subrequests(requests: &[Request]) -> Vec<Value> {
+    requests
         .iter()
         .map(|r| {
             let mut sub = json!({
@@ -192,20 +242,13 @@ fn composite(vocab: &Vocabulary, requests: &[Request], index: usize) -> Request 
             }
             sub
         })
-        .collect();
-    Request::rest(
-        if index == 0 {
-            "composite".to_owned()
-        } else {
-            format!("composite_{}", index + 1)
-        },
-        Method::Post,
-        format!("/services/data/{}/composite", vocab.api_version),
-        json!({ "allOrNone": true, "compositeRequest": subrequests }),
-    )
+        .collect()
 }
 
 // ---- HubSpot ------------------------------------------------------------------
+
+/// Inputs one HubSpot batch call may hold.
+const BATCH_LIMIT: usize = 100;
 
 fn hubspot(vocab: &Vocabulary, requests: &[Request]) -> Vec<Request> {
     let objects = vocab.objects_path();
@@ -232,12 +275,20 @@ fn hubspot(vocab: &Vocabulary, requests: &[Request]) -> Vec<Request> {
             inputs.extend(requests[j].json().cloned());
             j += 1;
         }
-        sends.push(Request::rest(
-            format!("{}_batch", requests[i].reference),
-            Method::Post,
-            format!("{objects}/{object}/batch/create"),
-            json!({ "inputs": inputs }),
-        ));
+        // A batch call takes at most 100 inputs (CRM objects, batch create).
+        for (n, chunk) in inputs.chunks(BATCH_LIMIT).enumerate() {
+            let reference = if n == 0 {
+                format!("{}_batch", requests[i].reference)
+            } else {
+                format!("{}_batch_{}", requests[i].reference, n + 1)
+            };
+            sends.push(Request::rest(
+                reference,
+                Method::Post,
+                format!("{objects}/{object}/batch/create"),
+                json!({ "inputs": chunk }),
+            ));
+        }
         i = j;
     }
     sends

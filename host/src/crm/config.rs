@@ -72,6 +72,25 @@ pub struct VendorConfig {
     /// HubSpot: the path association requests start with (`/crm/v4/objects`).
     #[serde(default)]
     pub associations_path: Option<String>,
+    /// How this CRM's events are checked when they arrive.
+    #[serde(default)]
+    pub events: EventsConfig,
+}
+
+/// How a CRM's events are proved to come from it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsConfig {
+    /// The environment variable holding the secret the CRM proves its events
+    /// with: Dataverse, the webhook's key (WebhookKey authentication, sent as
+    /// `?code=`); HubSpot, the app's client secret (signature v3). Named, not
+    /// written, so that `org.json` holds no secret. Unset: events are not checked.
+    #[serde(default)]
+    pub secret_env: Option<String>,
+    /// HubSpot: the public URL HubSpot calls (`https://host/v1/orgs/acme/events/hubspot`),
+    /// which its signature covers; default: the request's `Host` and path.
+    #[serde(default)]
+    pub url: Option<String>,
 }
 
 /// One native stage.
@@ -218,6 +237,8 @@ pub struct Vocabulary {
     pub(crate) associations_path: Option<String>,
     /// The org's default currency.
     pub currency: Option<String>,
+    /// How this CRM's events are checked.
+    pub events: EventsConfig,
 }
 
 fn defaults(format: Format) -> VendorConfig {
@@ -333,6 +354,7 @@ impl Vocabulary {
             objects_path: org.objects_path.clone().or(base.objects_path),
             associations_path: org.associations_path.clone().or(base.associations_path),
             currency: currency.map(str::to_owned),
+            events: org.events.clone(),
         })
     }
 

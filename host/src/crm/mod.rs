@@ -11,6 +11,7 @@
 
 pub mod bundle;
 pub mod config;
+pub mod events;
 mod native;
 pub mod read;
 pub mod request;
@@ -19,8 +20,8 @@ pub mod write;
 use crate::json::{Object, Scalar};
 use serde::{Deserialize, Serialize};
 
-pub use config::{CrmConfig, StageEntry, Vocabularies, Vocabulary};
-pub use native::{Native, ObjectType};
+pub use config::{CrmConfig, EventsConfig, StageEntry, Vocabularies, Vocabulary};
+pub use native::{MoreRelated, Native, ObjectType};
 pub use read::{ReadError, Reader};
 pub use request::{Origin, Request, WriteError};
 

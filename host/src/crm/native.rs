@@ -180,6 +180,19 @@ pub struct Native<'a> {
     /// Dataverse: the `@odata.etag` the record was read with; updates send it as
     /// `If-Match` so that a change made since then is not overwritten.
     pub etag: Option<String>,
+    /// Embedded related records that are one page of more: a SOQL subquery with
+    /// `done: false` / `nextRecordsUrl`, a Dataverse `<nav>@odata.nextLink`.
+    pub more_related: Vec<MoreRelated>,
+}
+
+/// Related records of a record that did not all come with it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MoreRelated {
+    /// The relationship's key in the record (`Tasks`, `Opportunity_Tasks`).
+    pub path: String,
+    /// How to ask for the rest (a `nextRecordsUrl` or `@odata.nextLink`); empty
+    /// when a subquery says `done: false` without a link.
+    pub next: String,
 }
 
 impl<'a> Native<'a> {
@@ -265,6 +278,7 @@ impl<'a> Native<'a> {
             parents: Vec::new(),
             companies: Vec::new(),
             etag: None,
+            more_related: Vec::new(),
         }
     }
 }
@@ -366,6 +380,17 @@ fn dataverse<'a>(object: &Object<'a>, context: Option<&str>) -> Result<Native<'a
     native.id = text_of(object.get(&key));
     native.etag = text_of(object.get("@odata.etag"));
     for (name, raw) in object.entries() {
+        // An expanded collection cut at its page size (Web API, "Expand
+        // collection-valued navigation properties": `<nav>@odata.nextLink`).
+        if let Some(nav) = name.strip_suffix("@odata.nextLink") {
+            if let Some(next) = text_of(Some(raw)) {
+                native.more_related.push(MoreRelated {
+                    path: nav.to_owned(),
+                    next,
+                });
+            }
+            continue;
+        }
         if name.contains('@') || *name == key {
             continue;
         }
@@ -484,6 +509,16 @@ fn salesforce<'a>(object: &Object<'a>) -> Result<Native<'a>, ReadError> {
                         array(records).map_err(|e| ReadError::new(format!("{name}.records"), e))?;
                     for (i, item) in records.into_iter().enumerate() {
                         native.children.push((format!("{name}.records[{i}]"), item));
+                    }
+                    // A subquery's result pages like a query's (REST API, Query:
+                    // `done`, `nextRecordsUrl`).
+                    let done = inner.get("done").and_then(|d| Scalar::of(d).as_bool());
+                    let next = text_of(inner.get("nextRecordsUrl"));
+                    if done == Some(false) || next.is_some() {
+                        native.more_related.push(MoreRelated {
+                            path: name.to_string(),
+                            next: next.unwrap_or_default(),
+                        });
                     }
                     continue;
                 }

@@ -84,6 +84,12 @@ impl Request {
         }
     }
 
+    /// The same request sent to `path`.
+    pub fn path_to(mut self, path: String) -> Self {
+        self.path = path;
+        self
+    }
+
     /// Adds a header.
     pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
         self.headers.insert(name.to_owned(), value.into());
@@ -102,16 +108,21 @@ impl Request {
     /// in the order they appear. References between the subrequests of a
     /// Salesforce composite are resolved by Salesforce and not listed.
     pub fn needs(&self) -> Vec<String> {
-        let inner: Vec<&str> = self
-            .json()
-            .and_then(|b| b.get("compositeRequest"))
-            .and_then(|c| c.as_array())
-            .map(|subs| {
-                subs.iter()
-                    .filter_map(|s| s.get("referenceId").and_then(|r| r.as_str()))
-                    .collect()
-            })
-            .unwrap_or_default();
+        // A composite's subrequests, or a composite graph's nodes.
+        let lists: Vec<&Value> = match self.json() {
+            Some(body) => body
+                .get("graphs")
+                .and_then(Value::as_array)
+                .map(|graphs| graphs.iter().collect())
+                .unwrap_or_else(|| vec![body]),
+            None => Vec::new(),
+        };
+        let inner: Vec<&str> = lists
+            .iter()
+            .filter_map(|b| b.get("compositeRequest").and_then(Value::as_array))
+            .flatten()
+            .filter_map(|s| s.get("referenceId").and_then(|r| r.as_str()))
+            .collect();
         let mut text = self.path.clone();
         if let Some(body) = &self.body {
             match body {

@@ -77,6 +77,15 @@ impl Target<'_, '_> {
             .filter(|s| !s.is_empty())
     }
 
+    /// A native field's non-empty text, by its native name.
+    fn text_field(&self, name: &str) -> Option<&str> {
+        self.native
+            .fields
+            .get(name)
+            .and_then(|f| f.value.as_str())
+            .filter(|s| !s.is_empty())
+    }
+
     fn setting(&self, rest: &str, message: impl Into<String>) -> WriteError {
         WriteError::Setting {
             setting: format!("crm.{}.{rest}", self.vocab.format),
@@ -254,13 +263,52 @@ fn dataverse(t: &Target<'_, '_>, decision: Decision<'_>) -> Result<Vec<Request>>
             }
         }
         Decision::Convert(plan) => {
-            // The lead is read-only once qualified: link it first.
+            let contacts = t.vocab.object("contact");
+            let accounts = t.vocab.object("company");
+            // A retry after QualifyLead succeeded and its answer was lost: the
+            // lead, read again, is qualified (statecode 1) and names the
+            // opportunity it became (`qualifyingopportunityid`). QualifyLead
+            // would now fail on the qualified lead; only what is still missing
+            // is sent, to the records the first call created.
+            if let Some(created) = dataverse_converted(t, plan)? {
+                if let Some(opportunity) = created {
+                    out.push(
+                        dataverse_opportunity(t, plan, &contacts_bind(contacts, plan))?
+                            .path_to(format!("{base}/{opportunities}({opportunity})")),
+                    );
+                }
+                return Ok(out);
+            }
+            // The lead is read-only once qualified: link it first. Existing
+            // records the plan links are bound on the lead (parentaccountid,
+            // parentcontactid: the lead's "existing account/contact"), because
+            // QualifyLead takes one OpportunityCustomerId and a linked contact
+            // next to a linked account would otherwise be bound to nothing.
+            let mut link = Map::new();
             if let RecordAction::Link(opportunity) = &plan.opportunity {
+                link.insert(
+                    "qualifyingopportunityid@odata.bind".into(),
+                    format!("/{opportunities}({opportunity})").into(),
+                );
+            }
+            if let RecordAction::Link(account) = &plan.account {
+                link.insert(
+                    "parentaccountid@odata.bind".into(),
+                    format!("/{accounts}({account})").into(),
+                );
+            }
+            if let RecordAction::Link(contact) = &plan.contact {
+                link.insert(
+                    "parentcontactid@odata.bind".into(),
+                    format!("/{contacts}({contact})").into(),
+                );
+            }
+            if !link.is_empty() {
                 out.push(dataverse_update(
                     t,
                     "lead",
                     lead.clone(),
-                    json!({ "qualifyingopportunityid@odata.bind": format!("/{opportunities}({opportunity})") }),
+                    Value::Object(link),
                 ));
             }
             let status = t.vocab.write_status("converted").unwrap_or("3");
@@ -296,36 +344,16 @@ fn dataverse(t: &Target<'_, '_>, decision: Decision<'_>) -> Result<Vec<Request>>
                 body,
             ));
             if plan.opportunity == RecordAction::Create {
-                let mut opportunity = Map::new();
-                if let Some(name) = &plan.opportunity_name {
-                    opportunity.insert("name".into(), name.clone().into());
-                }
-                // An unmapped stage is an error, not a silently shorter update.
-                let (stage, _) = t.stage_value(&plan.initial_stage)?;
-                if let Ok(n) = stage.parse::<i64>() {
-                    opportunity.insert("salesstage".into(), n.into());
-                }
-                opportunity.insert("stepname".into(), plan.initial_stage.clone().into());
-                if let Some(value) = &plan.estimated_value {
-                    opportunity.insert("estimatedvalue".into(), value.amount.into());
-                }
-                if let Some(close) = plan.estimated_close {
-                    opportunity.insert("estimatedclosedate".into(), close.to_string().into());
-                }
                 // QualifyLead answers with the created records as a collection
                 // (no Location header), so a change set's `$n` cannot name the
                 // opportunity: its id is read from that collection.
                 out.push(
-                    Request::rest(
-                        "opportunity",
-                        Method::Patch,
+                    dataverse_opportunity(t, plan, &contacts_bind(contacts, plan))?.path_to(
                         format!(
                             "{base}/{opportunities}({})",
                             reference("qualify", "opportunityid")
                         ),
-                        Value::Object(opportunity),
-                    )
-                    .header("If-Match", "*"),
+                    ),
                 );
             }
         }
@@ -359,6 +387,94 @@ fn dataverse(t: &Target<'_, '_>, decision: Decision<'_>) -> Result<Vec<Request>>
         }
     }
     Ok(out)
+}
+
+/// The `parentcontactid` bind of a contact the plan links (the opportunity's
+/// contact: OpportunityCustomerId holds the account when both are linked).
+fn contacts_bind(contacts: &str, plan: &ConversionPlan) -> Option<String> {
+    match &plan.contact {
+        RecordAction::Link(contact) => Some(format!("/{contacts}({contact})")),
+        _ => None,
+    }
+}
+
+/// The update that sets the new opportunity's stage, amount and close date
+/// (and its linked contact), to be pointed at the opportunity with
+/// [`Request::path_to`]. `If-Match: *`: an update never creates.
+fn dataverse_opportunity(
+    t: &Target<'_, '_>,
+    plan: &ConversionPlan,
+    contact: &Option<String>,
+) -> Result<Request> {
+    let mut opportunity = Map::new();
+    if let Some(name) = &plan.opportunity_name {
+        opportunity.insert("name".into(), name.clone().into());
+    }
+    // An unmapped stage is an error, not a silently shorter update.
+    let (stage, _) = t.stage_value(&plan.initial_stage)?;
+    if let Ok(n) = stage.parse::<i64>() {
+        opportunity.insert("salesstage".into(), n.into());
+    }
+    opportunity.insert("stepname".into(), plan.initial_stage.clone().into());
+    if let Some(value) = &plan.estimated_value {
+        opportunity.insert("estimatedvalue".into(), value.amount.into());
+    }
+    if let Some(close) = plan.estimated_close {
+        opportunity.insert("estimatedclosedate".into(), close.to_string().into());
+    }
+    if let Some(contact) = contact {
+        opportunity.insert("parentcontactid@odata.bind".into(), contact.clone().into());
+    }
+    Ok(Request::rest(
+        "opportunity",
+        Method::Patch,
+        String::new(),
+        Value::Object(opportunity),
+    )
+    .header("If-Match", "*"))
+}
+
+/// Whether the lead was already converted (statecode 1, Qualified): then the
+/// opportunity it became (`qualifyingopportunityid`), if any. A plan that
+/// creates an opportunity of a lead converted without one, or that links an
+/// opportunity other than the one the lead names, cannot be finished by a
+/// retry: refused, saying which.
+#[allow(clippy::type_complexity)]
+fn dataverse_converted(
+    t: &Target<'_, '_>,
+    plan: &ConversionPlan,
+) -> Result<Option<Option<String>>> {
+    let qualified = t
+        .native
+        .fields
+        .get("statecode")
+        .and_then(|f| f.value.as_i64())
+        == Some(1);
+    if !qualified {
+        return Ok(None);
+    }
+    let opportunity = t
+        .native
+        .fields
+        .get("qualifyingopportunityid")
+        .and_then(|f| f.value.as_str())
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned);
+    match (&plan.opportunity, &opportunity) {
+        (RecordAction::Create, None) => Err(t.refused(format!(
+            "lead `{}` is already qualified (statecode 1) without a qualifyingopportunityid: \
+             the opportunity the plan creates cannot be found to finish the conversion",
+            t.id
+        ))),
+        (RecordAction::Link(wanted), Some(found)) if wanted != found => Err(t.refused(format!(
+            "lead `{}` is already qualified into opportunity `{found}`, not `{wanted}` as the \
+             plan links",
+            t.id
+        ))),
+        // A linked opportunity needs no update: only a created one is finished.
+        (RecordAction::Create, Some(_)) => Ok(Some(opportunity)),
+        _ => Ok(Some(None)),
+    }
 }
 
 /// The `transactioncurrencyid` the new opportunity's amount is in: the lead's
@@ -439,6 +555,44 @@ fn dataverse_follow_up(
 // (developer.salesforce.com, sforce_api_calls_convertlead.htm); REST sObject Rows
 // and sObject Rows by External ID (upsert); Task and Event object references.
 
+/// An update of an sObject row, guarded against lost updates when the record
+/// was read with its `LastModifiedDate`: sObject Rows honour
+/// `If-Unmodified-Since` (REST API Developer Guide, "Conditional Requests";
+/// sObject rows have no ETag, so `If-Match` does not apply) and answer 412 when
+/// the row changed after that time, so a decision made on a stale read is not
+/// written over someone else's change.
+fn salesforce_update(t: &Target<'_, '_>, reference: &str, path: String, body: Value) -> Request {
+    let request = Request::rest(reference, Method::Patch, path, body);
+    match t
+        .native
+        .fields
+        .get("LastModifiedDate")
+        .and_then(|f| f.value.as_str())
+        .and_then(http_date)
+    {
+        Some(date) => request.header("If-Unmodified-Since", date),
+        None => request,
+    }
+}
+
+/// A Salesforce timestamp (`2026-11-20T10:15:00.000+0000`, or RFC 3339) as an
+/// HTTP-date (RFC 9110, `Fri, 20 Nov 2026 10:15:00 GMT`). HTTP-dates count whole
+/// seconds: a fraction is rounded up, so the record's own last change (which
+/// happened within that second) does not count as a change since the read.
+fn http_date(text: &str) -> Option<String> {
+    use chrono::{DateTime, TimeDelta, Timelike, Utc};
+    let at = DateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f%z")
+        .or_else(|_| DateTime::parse_from_rfc3339(text))
+        .ok()?
+        .with_timezone(&Utc);
+    let at = if at.nanosecond() > 0 {
+        at.with_nanosecond(0)? + TimeDelta::seconds(1)
+    } else {
+        at
+    };
+    Some(at.format("%a, %d %b %Y %H:%M:%S GMT").to_string())
+}
+
 fn salesforce(t: &Target<'_, '_>, decision: Decision<'_>) -> Result<Vec<Request>> {
     let version = &t.vocab.api_version;
     let base = format!("/services/data/{version}/sobjects");
@@ -458,18 +612,53 @@ fn salesforce(t: &Target<'_, '_>, decision: Decision<'_>) -> Result<Vec<Request>
                 patch.insert("Rating".into(), rating.into());
             }
             if !patch.is_empty() {
-                out.push(Request::rest(
-                    "lead",
-                    Method::Patch,
-                    format!("{base}/{lead_object}/{}", t.id),
-                    Value::Object(patch),
-                ));
+                // Assignment Rule Header: without `Sforce-Auto-Assign: FALSE` the
+                // header defaults to TRUE and the org's active lead assignment
+                // rule runs on this update, which may hand the lead to another
+                // owner. A status and rating change must not.
+                out.push(
+                    salesforce_update(
+                        t,
+                        "lead",
+                        format!("{base}/{lead_object}/{}", t.id),
+                        Value::Object(patch),
+                    )
+                    .header("Sforce-Auto-Assign", "FALSE"),
+                );
             }
             for (i, follow_up) in q.follow_ups.iter().enumerate() {
                 out.push(salesforce_follow_up(t, &base, i + 1, follow_up));
             }
         }
         Decision::Convert(plan) => {
+            // A retry after convertLead succeeded and its answer was lost: the
+            // lead, read again, says IsConverted and names what the call made
+            // (ConvertedOpportunityId / ConvertedAccountId / ConvertedContactId).
+            // convertLead would now fail on the converted lead; only the
+            // opportunity's update, still missing, is sent to that opportunity.
+            if t.native
+                .fields
+                .get("IsConverted")
+                .and_then(|f| f.value.as_bool())
+                == Some(true)
+            {
+                salesforce_converted_as_planned(t, plan)?;
+                if plan.opportunity == RecordAction::Create {
+                    let opportunity = t.text_field("ConvertedOpportunityId").ok_or_else(|| {
+                        t.refused(format!(
+                            "lead `{}` is already converted without a ConvertedOpportunityId: \
+                             the opportunity the plan creates cannot be found to finish the \
+                             conversion",
+                            t.id
+                        ))
+                    })?;
+                    out.push(
+                        salesforce_opportunity(t, plan)?
+                            .path_to(format!("{base}/{opportunity_object}/{opportunity}")),
+                    );
+                }
+                return Ok(out);
+            }
             let status = t.vocab.write_status("converted").ok_or_else(|| {
                 t.setting(
                     "write.status.converted",
@@ -489,6 +678,13 @@ fn salesforce(t: &Target<'_, '_>, decision: Decision<'_>) -> Result<Vec<Request>
                         "convertLead always creates or links an account; the plan skips it",
                     ))
                 }
+            }
+            if plan.contact == RecordAction::Skip {
+                return Err(t.refused(
+                    "convertLead always creates a contact or merges the lead into an \
+                     existing one (LeadConvert has no option to skip it); the plan skips \
+                     the contact: link the contact to merge into, or create one",
+                ));
             }
             if let RecordAction::Link(contact) = &plan.contact {
                 // convertLead(): "contactId ... this contact must be associated with
@@ -536,53 +732,87 @@ fn salesforce(t: &Target<'_, '_>, decision: Decision<'_>) -> Result<Vec<Request>
                 )),
             });
             if plan.opportunity == RecordAction::Create {
-                let mut opportunity = Map::new();
-                opportunity.insert(
-                    "StageName".into(),
-                    t.stage_value(&plan.initial_stage)?.0.into(),
-                );
-                if let Some(value) = &plan.estimated_value {
-                    opportunity.insert("Amount".into(), value.amount.into());
-                    // CurrencyIsoCode exists only in multi-currency orgs: the lead
-                    // carrying one says this org is one.
-                    if t.native.fields.contains_key("CurrencyIsoCode") {
-                        opportunity.insert("CurrencyIsoCode".into(), value.currency.clone().into());
-                    }
-                }
-                if let Some(close) = plan.estimated_close {
-                    opportunity.insert("CloseDate".into(), close.to_string().into());
-                }
-                out.push(Request::rest(
-                    "opportunity",
-                    Method::Patch,
-                    format!(
-                        "{base}/{opportunity_object}/{}",
-                        reference("convert", "opportunityId")
-                    ),
-                    Value::Object(opportunity),
-                ));
+                out.push(salesforce_opportunity(t, plan)?.path_to(format!(
+                    "{base}/{opportunity_object}/{}",
+                    reference("convert", "opportunityId")
+                )));
             }
         }
         Decision::Transition { check, to } => {
             if check.allowed {
-                out.push(Request::rest(
+                out.push(salesforce_update(
+                    t,
                     "opportunity",
-                    Method::Patch,
                     format!("{base}/{opportunity_object}/{}", t.id),
                     json!({ "StageName": t.stage_value(to)?.0 }),
                 ));
             }
         }
         Decision::Forecast(f) => {
-            out.push(Request::rest(
+            out.push(salesforce_update(
+                t,
                 "opportunity",
-                Method::Patch,
                 format!("{base}/{opportunity_object}/{}", t.id),
                 json!({ t.forecast_field()?: percent(f.probability) }),
             ));
         }
     }
     Ok(out)
+}
+
+/// The update that sets the converted opportunity's stage, amount and close
+/// date, to be pointed at it with [`Request::path_to`].
+fn salesforce_opportunity(t: &Target<'_, '_>, plan: &ConversionPlan) -> Result<Request> {
+    let mut opportunity = Map::new();
+    opportunity.insert(
+        "StageName".into(),
+        t.stage_value(&plan.initial_stage)?.0.into(),
+    );
+    if let Some(value) = &plan.estimated_value {
+        opportunity.insert("Amount".into(), value.amount.into());
+        // CurrencyIsoCode exists only in multi-currency orgs: the lead
+        // carrying one says this org is one.
+        if t.native.fields.contains_key("CurrencyIsoCode") {
+            opportunity.insert("CurrencyIsoCode".into(), value.currency.clone().into());
+        }
+    }
+    if let Some(close) = plan.estimated_close {
+        opportunity.insert("CloseDate".into(), close.to_string().into());
+    }
+    Ok(Request::rest(
+        "opportunity",
+        Method::Patch,
+        String::new(),
+        Value::Object(opportunity),
+    ))
+}
+
+/// A converted lead's records agree with the records the plan links: a retry
+/// finishes the conversion it started, never one into other records.
+fn salesforce_converted_as_planned(t: &Target<'_, '_>, plan: &ConversionPlan) -> Result<()> {
+    for (action, field, what) in [
+        (&plan.account, "ConvertedAccountId", "account"),
+        (&plan.contact, "ConvertedContactId", "contact"),
+        (&plan.opportunity, "ConvertedOpportunityId", "opportunity"),
+    ] {
+        if let RecordAction::Link(wanted) = action {
+            let found = t.text_field(field);
+            if found.is_some_and(|found| !salesforce_same_id(found, wanted)) {
+                return Err(t.refused(format!(
+                    "lead `{}` is already converted into {what} `{}` ({field}), not `{wanted}` \
+                     as the plan links",
+                    t.id,
+                    found.unwrap_or_default()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Salesforce ids compare alike in their 15- and 18-character forms.
+fn salesforce_same_id(a: &str, b: &str) -> bool {
+    a == b || (a.len() >= 15 && b.len() >= 15 && a[..15] == b[..15])
 }
 
 /// A follow-up Task or (for a meeting) an all-day Event. With the org's External
@@ -634,11 +864,21 @@ fn salesforce_follow_up(t: &Target<'_, '_>, base: &str, n: usize, follow_up: &Fo
 // Sources (developers.hubspot.com): CRM objects (create, update, batch upsert by
 // `idProperty`), tasks and deals guides (`dealname`, `dealstage`, `pipeline`),
 // associations v4 (default associations; type ids 204 task→contact, 3
-// deal→contact, 5 deal→company).
+// deal→contact, 5 deal→company, 280 company→contact).
 
 const TASK_TO_CONTACT: u32 = 204;
 const DEAL_TO_CONTACT: u32 = 3;
 const DEAL_TO_COMPANY: u32 = 5;
+const COMPANY_TO_CONTACT: u32 = 280;
+
+/// The id of the object `hubspot_create` made under `reference_name`: a
+/// `batch/upsert` answers with `results`, a plain create with the object.
+fn hubspot_created(t: &Target<'_, '_>, reference_name: &str) -> String {
+    match t.vocab.write.idempotency_field {
+        Some(_) => reference(reference_name, "results[0].id"),
+        None => reference(reference_name, "id"),
+    }
+}
 
 fn association(id: &str, type_id: u32) -> Value {
     json!({
@@ -782,6 +1022,53 @@ fn hubspot(t: &Target<'_, '_>, decision: Decision<'_>) -> Result<Vec<Request>> {
             }
         }
         Decision::Convert(plan) => {
+            let companies = t.vocab.object("company");
+            // HubSpot has no lead object: the record is a contact already. A
+            // plan that creates the contact keeps it; one that links another
+            // contact puts the deal on that one; one that skips it leaves the
+            // deal without a contact.
+            let contact = match &plan.contact {
+                RecordAction::Create => Some(t.id.to_owned()),
+                RecordAction::Link(other) => Some(other.clone()),
+                RecordAction::Skip => None,
+            };
+            // The account the plan names, and nothing else: a company is made
+            // when it says create (the contact's `company` names it), linked
+            // when it says link, none when it says skip.
+            let company = match &plan.account {
+                RecordAction::Create => {
+                    let name = t.text("company").ok_or_else(|| {
+                        t.refused(
+                            "the plan creates a company and the contact has no company name \
+                             to give it",
+                        )
+                    })?;
+                    let mut properties = Map::new();
+                    properties.insert("name".into(), name.into());
+                    let links: Vec<_> = contact
+                        .iter()
+                        .map(|c| (contacts.to_owned(), c.clone(), COMPANY_TO_CONTACT))
+                        .collect();
+                    out.extend(hubspot_create(t, "company", companies, properties, links));
+                    Some(hubspot_created(t, "company"))
+                }
+                RecordAction::Link(account) => {
+                    if let Some(c) = &contact {
+                        if !(c == t.id && t.native.companies.contains(account)) {
+                            out.push(hubspot_associate(
+                                t,
+                                "company_link",
+                                contacts,
+                                c,
+                                companies,
+                                account,
+                            ));
+                        }
+                    }
+                    Some(account.clone())
+                }
+                RecordAction::Skip => None,
+            };
             match &plan.opportunity {
                 RecordAction::Create => {
                     let mut properties = Map::new();
@@ -819,32 +1106,32 @@ fn hubspot(t: &Target<'_, '_>, decision: Decision<'_>) -> Result<Vec<Request>> {
                     if let Some(close) = plan.estimated_close {
                         properties.insert("closedate".into(), midnight(close).into());
                     }
-                    let mut associations =
-                        vec![(contacts.to_owned(), t.id.to_owned(), DEAL_TO_CONTACT)];
-                    let company = match &plan.account {
-                        RecordAction::Link(account) => Some(account.clone()),
-                        _ => t.native.companies.first().cloned(),
-                    };
-                    if let Some(company) = company {
-                        associations.push((
-                            t.vocab.object("company").to_owned(),
-                            company,
-                            DEAL_TO_COMPANY,
-                        ));
+                    let mut associations = Vec::new();
+                    if let Some(c) = &contact {
+                        associations.push((contacts.to_owned(), c.clone(), DEAL_TO_CONTACT));
+                    }
+                    if let Some(company) = &company {
+                        associations.push((companies.to_owned(), company.clone(), DEAL_TO_COMPANY));
                     }
                     out.extend(hubspot_create(t, "deal", deals, properties, associations));
                 }
                 RecordAction::Link(deal) => {
                     // Converting into an existing deal is associating the contact
-                    // with it; patching the contact alone leaves them unrelated.
-                    out.push(hubspot_associate(
-                        t,
-                        "deal_link",
-                        contacts,
-                        t.id,
-                        deals,
-                        deal,
-                    ));
+                    // (and a company the plan names) with it; patching the contact
+                    // alone leaves them unrelated.
+                    if let Some(c) = &contact {
+                        out.push(hubspot_associate(t, "deal_link", contacts, c, deals, deal));
+                    }
+                    if let Some(company) = &company {
+                        out.push(hubspot_associate(
+                            t,
+                            "deal_company_link",
+                            deals,
+                            deal,
+                            companies,
+                            company,
+                        ));
+                    }
                 }
                 RecordAction::Skip => {}
             }
@@ -874,7 +1161,10 @@ fn hubspot(t: &Target<'_, '_>, decision: Decision<'_>) -> Result<Vec<Request>> {
                 "deal",
                 Method::Patch,
                 format!("{objects}/{deals}/{}", t.id),
-                json!({ "properties": { field: (percent(f.probability) as f64 / 100.0).to_string() } }),
+                // `write.forecast_field` is documented on 0..100, and Dataverse and
+                // Salesforce get 0..100: one scale for every CRM. HubSpot takes
+                // property values as strings.
+                json!({ "properties": { field: percent(f.probability).to_string() } }),
             ));
         }
     }

@@ -196,8 +196,62 @@ pub(super) fn notice(pipeline: &Pipeline<'_>, more: &MorePages, output: &mut Out
     output.more.push(more.clone());
 }
 
-/// Writes one job's line (and audit entry) into `output`.
+#[derive(Serialize)]
+struct RelatedNotice<'a> {
+    notice: &'static str,
+    format: Format,
+    position: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
+    path: &'a str,
+    next: &'a str,
+}
+
+/// Writes a notice line for each embedded related collection of the job's
+/// record that was one page of more: the decision saw only that page.
+fn related_notices(pipeline: &Pipeline<'_>, job: &Job<'_>, output: &mut Output) {
+    let Some(native) = &job.native else { return };
+    for more in &native.more_related {
+        let line = RelatedNotice {
+            notice: "more_related",
+            format: native.format,
+            position: job.position,
+            id: job.id.as_deref(),
+            path: &more.path,
+            next: &more.next,
+        };
+        if serde_json::to_writer(&mut output.text, &line).is_ok() {
+            output.text.push(b'\n');
+        }
+        output.warnings.push(format!(
+            "{}: record {} (position {}): `{}` holds one page of its related records; the rest \
+             were not read (next page: {})",
+            pipeline.source_name,
+            job.id.as_deref().unwrap_or("without id"),
+            job.position,
+            more.path,
+            if more.next.is_empty() {
+                "not given"
+            } else {
+                &more.next
+            }
+        ));
+    }
+}
+
+/// Writes one job's line (and audit entry) into `output`, then the notices of
+/// related records it did not all come with.
 pub(super) fn record(
+    pipeline: &Pipeline<'_>,
+    job: &Job<'_>,
+    answer: Option<Result<Decided<Answer>>>,
+    output: &mut Output,
+) {
+    record_line(pipeline, job, answer, output);
+    related_notices(pipeline, job, output);
+}
+
+fn record_line(
     pipeline: &Pipeline<'_>,
     job: &Job<'_>,
     answer: Option<Result<Decided<Answer>>>,

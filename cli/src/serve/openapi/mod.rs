@@ -12,7 +12,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::orgs::FolderStatus;
-use super::{decide, manage, ops};
+use super::{decide, events, manage, ops};
 use schemas::*;
 
 struct Security;
@@ -49,6 +49,7 @@ impl Modify for Security {
         decide::convert,
         decide::transition,
         decide::forecast,
+        events::events,
         decide::stages,
         decide::module,
         manage::list_orgs,
