@@ -138,7 +138,7 @@ fn admitted(
         let caller = service.caller(proof.headers)?;
         return service.org(&caller, org);
     };
-    let served = served.ok_or_else(|| ApiError::unknown_org(org))?;
+    let admitted = served.clone().ok_or_else(|| ApiError::unknown_org(org))?;
     match format {
         Format::Dataverse => {
             let given = proof.code.unwrap_or("");
@@ -179,7 +179,7 @@ fn admitted(
             return service.org(&caller, org);
         }
     }
-    Ok(served)
+    Ok(admitted)
 }
 
 struct Proof<'r> {
