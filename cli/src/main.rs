@@ -12,6 +12,7 @@ mod decide;
 mod flags;
 mod history;
 mod keys;
+mod lint;
 mod log;
 mod module;
 mod org;
@@ -74,6 +75,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             backtest::run(&host, &cli.org, history, html.as_deref())
         }
         Command::Calibrate { .. } => calibrate::run(&host, &cli),
+        Command::Lint { mapping } => lint::run(&host, &cli.org, mapping.as_deref()),
         Command::Whatif { .. } => whatif::run(&host, &cli),
         Command::Serve(args) => serve::run(host, args, &cli.org),
         _ => decide::run(&host, &cli),
