@@ -133,8 +133,8 @@ pub struct RuleEffect {
     pub fired: usize,
     /// Conversion of those records.
     pub conversion_fired: f64,
-    /// Conversion of the others.
-    pub conversion_not_fired: f64,
+    /// Conversion of the others; `None` when it fired for every record.
+    pub conversion_not_fired: Option<f64>,
 }
 
 /// The headline figures of a qualification: the ones calibrate and the baselines
@@ -181,9 +181,51 @@ pub struct QualificationReport {
     pub rule_effects: Vec<RuleEffect>,
     /// The same headline figures of the baselines, by name.
     pub baselines: BTreeMap<String, QualificationFigures>,
+    /// Scorers known by their ROC AUC only (a regression the points came
+    /// from), shown in the headline: name, records, AUC.
+    #[serde(skip)]
+    pub auc_rows: Vec<(String, usize, Option<f64>)>,
+    /// The policy's lines with their precision and recall, when a report
+    /// shows them (calibrate's).
+    #[serde(skip)]
+    pub lines: Vec<Line>,
+    /// What the reader should know (calibrate's notes).
+    #[serde(skip)]
+    pub notes: Vec<String>,
     /// The scores, for plots.
     #[serde(skip)]
     pub series: Vec<Series>,
+}
+
+/// A line of a policy (`qualify_at`, `ratings.hot`), judged on records.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Line {
+    /// `qualify_at`, `ratings.warm` or `ratings.hot`.
+    pub name: String,
+    /// The score from which it holds.
+    pub score: u32,
+    /// Records at or above it.
+    pub records: usize,
+    /// The share of those that converted.
+    pub precision: Option<f64>,
+    /// The share of converted records at or above it.
+    pub recall: Option<f64>,
+}
+
+/// Rows of a headline in the order a reader compares them: the new policy,
+/// the old one, then the baselines (the base rate, the regression the points
+/// came from, the stage tables by name).
+pub fn row_order(names: impl IntoIterator<Item = String>) -> Vec<String> {
+    let rank = |n: &str| match n {
+        "new" | "policy" => 0,
+        "old" => 1,
+        "base_rate" => 2,
+        "logistic_regression" => 3,
+        _ => 4,
+    };
+    let mut names: Vec<String> = names.into_iter().collect();
+    names.sort_by(|a, b| rank(a).cmp(&rank(b)).then_with(|| a.cmp(b)));
+    names
 }
 
 /// The headline figures of a forecast.
@@ -406,6 +448,9 @@ pub fn evaluate(
                 deciles,
                 rule_effects: rule_effects(&scored, positives),
                 baselines: baseline_figures,
+                auc_rows: Vec::new(),
+                lines: Vec::new(),
+                notes: Vec::new(),
                 series,
             })
         }
@@ -440,11 +485,8 @@ fn rule_effects(scored: &[(usize, Summary, bool)], positives: usize) -> Vec<Rule
                 .and_then(|(p, _)| *p),
             fired: c.fired,
             conversion_fired: c.positives as f64 / c.fired.max(1) as f64,
-            conversion_not_fired: if n > c.fired {
-                (positives - c.positives) as f64 / (n - c.fired) as f64
-            } else {
-                0.0
-            },
+            conversion_not_fired: (n > c.fired)
+                .then(|| (positives - c.positives) as f64 / (n - c.fired) as f64),
         })
         .collect();
     effects.sort_by(|a, b| b.fired.cmp(&a.fired).then_with(|| a.code.cmp(&b.code)));

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use plotters::prelude::*;
 
-use super::evaluate::{Report, Series};
+use super::evaluate::{self, Report, Series};
 use super::metrics;
 
 /// Why a plot could not be drawn.
@@ -353,16 +353,37 @@ pub fn page(title: &str, about: &[(&str, String)], report: &Report) -> Result<St
                 figure(Some(r.figures.f1)),
                 r.figures.qualified.to_string(),
             ]];
-            for (name, b) in &r.baselines {
-                rows.push(vec![
-                    name.clone(),
-                    b.records.to_string(),
-                    figure(b.auc),
-                    figure(Some(b.precision)),
-                    figure(Some(b.recall)),
-                    figure(Some(b.f1)),
-                    b.qualified.to_string(),
-                ]);
+            // The baselines in the order a reader compares them; scorers known
+            // by their AUC alone (the regression) in their place among them.
+            let names = evaluate::row_order(
+                r.baselines
+                    .keys()
+                    .cloned()
+                    .chain(r.auc_rows.iter().map(|a| a.0.clone())),
+            );
+            for name in names {
+                if let Some(b) = r.baselines.get(&name) {
+                    rows.push(vec![
+                        name.clone(),
+                        b.records.to_string(),
+                        figure(b.auc),
+                        figure(Some(b.precision)),
+                        figure(Some(b.recall)),
+                        figure(Some(b.f1)),
+                        b.qualified.to_string(),
+                    ]);
+                } else if let Some((_, records, auc)) = r.auc_rows.iter().find(|a| a.0 == name) {
+                    let none = "–".to_owned();
+                    rows.push(vec![
+                        name.clone(),
+                        records.to_string(),
+                        figure(*auc),
+                        none.clone(),
+                        none.clone(),
+                        none.clone(),
+                        none,
+                    ]);
+                }
             }
             table(
                 &mut out,
@@ -389,6 +410,35 @@ pub fn page(title: &str, about: &[(&str, String)], report: &Report) -> Result<St
                     "is <b>not</b>"
                 }
             );
+            if !r.lines.is_empty() {
+                out.push_str("<h2>Lines</h2><p>Each line of the policy, and how the records at or above it did.</p>");
+                table(
+                    &mut out,
+                    &[
+                        "line",
+                        "score",
+                        "records at or above",
+                        "precision",
+                        "recall",
+                    ],
+                    r.lines.iter().map(|l| {
+                        vec![
+                            l.name.clone(),
+                            l.score.to_string(),
+                            l.records.to_string(),
+                            figure(l.precision),
+                            figure(l.recall),
+                        ]
+                    }),
+                );
+            }
+            if !r.notes.is_empty() {
+                out.push_str("<h2>Notes</h2><ul>");
+                for n in &r.notes {
+                    let _ = write!(out, "<li>{}</li>", escape(n));
+                }
+                out.push_str("</ul>");
+            }
             plots.push(decile_bars(r)?);
             if let Some(s) = series.first() {
                 plots.push(histogram(s, 100.0, "score")?);
@@ -439,7 +489,9 @@ pub fn page(title: &str, about: &[(&str, String)], report: &Report) -> Result<St
                         e.points.map_or_else(String::new, |p| format!("{p:+}")),
                         e.fired.to_string(),
                         percent(e.conversion_fired),
-                        percent(e.conversion_not_fired),
+                        // A reason every record had leaves no one to compare with.
+                        e.conversion_not_fired
+                            .map_or_else(|| "– (fired for all)".to_owned(), percent),
                     ]
                 }),
             );

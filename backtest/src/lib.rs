@@ -27,6 +27,7 @@ pub mod calibrate;
 pub mod decide;
 pub mod evaluate;
 pub mod html;
+pub mod lint;
 pub mod mapping;
 pub mod metrics;
 pub mod split;

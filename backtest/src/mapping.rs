@@ -30,7 +30,8 @@ use crm_rules::decision::Kind;
 #[serde(deny_unknown_fields)]
 pub struct Mapping {
     /// Which decision the records ask for: `qualify` (leads) or `forecast`
-    /// (opportunities).
+    /// (opportunities), the two a backtest can score.
+    #[serde(deserialize_with = "scored_decision")]
     pub decision: Kind,
     /// The column holding each record's id.
     pub id: String,
@@ -93,6 +94,20 @@ pub struct CalibrateSettings {
     /// Lowest training precision of a hot lead (default 0.8).
     #[serde(default)]
     pub hot_precision: Option<f64>,
+}
+
+/// Reads `decision`, naming the two decisions a backtest scores (not every
+/// decision of the contract: the others have no outcome to score against).
+fn scored_decision<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Kind, D::Error> {
+    let text = String::deserialize(d)?;
+    match text.as_str() {
+        "qualify" => Ok(Kind::Qualify),
+        "forecast" => Ok(Kind::Forecast),
+        other => Err(serde::de::Error::custom(format!(
+            "`{other}` cannot be backtested: the decision is `qualify` (leads, scored against \
+             whether they converted) or `forecast` (opportunities, against whether they were won)"
+        ))),
+    }
 }
 
 fn default_currency() -> String {
@@ -188,16 +203,35 @@ pub struct DateColumn {
     pub format: Option<String>,
 }
 
-/// The seeded split of records without dates.
+/// How `calibrate` splits records into a training and a validation part.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SplitSettings {
+    /// `time` (by when outcomes became known, else by `as_of`) or `seeded` (a
+    /// seeded hash of the ids); absent: by time when every record has a date,
+    /// else seeded.
+    #[serde(default)]
+    pub by: Option<SplitBy>,
     /// The seed of the hash that orders records.
     #[serde(default = "default_seed")]
     pub seed: u64,
     /// The share of records trained on (the older ones, or the first by hash).
-    #[serde(default = "default_train_share")]
+    #[serde(
+        default = "default_train_share",
+        rename = "ratio",
+        alias = "train_share"
+    )]
     pub train_share: f64,
+}
+
+/// How records are split.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SplitBy {
+    /// The older records train, the newer validate.
+    Time,
+    /// A seeded hash of the ids decides.
+    Seeded,
 }
 
 fn default_seed() -> u64 {
@@ -211,6 +245,7 @@ fn default_train_share() -> f64 {
 impl Default for SplitSettings {
     fn default() -> Self {
         SplitSettings {
+            by: None,
             seed: default_seed(),
             train_share: default_train_share(),
         }
@@ -312,6 +347,26 @@ impl Mapping {
                 return Err(wrong(at, "give either `column` or `value`"));
             }
         }
+        for name in self.custom.keys() {
+            if LEAD_FIELDS.contains(&name.as_str()) || OPPORTUNITY_FIELDS.contains(&name.as_str()) {
+                return Err(wrong(
+                    format!("custom.{name}"),
+                    format!(
+                        "`{name}` is a contract field, not a custom one: map it under \
+                         `fields.{name}`, or give the custom field another name"
+                    ),
+                ));
+            }
+        }
+        if self.split.by == Some(SplitBy::Time)
+            && self.as_of.is_none()
+            && self.outcome.closed_on.is_none()
+        {
+            return Err(wrong(
+                "split.by",
+                "a time split needs dates: give `as_of` or `outcome.closed_on`, or split `seeded`",
+            ));
+        }
         if self.decision == Kind::Forecast && !self.fields.contains_key("stage") {
             return Err(wrong(
                 "fields",
@@ -326,7 +381,7 @@ impl Mapping {
         }
         if !(0.0..1.0).contains(&self.split.train_share) || self.split.train_share == 0.0 {
             return Err(wrong(
-                "split.train_share",
+                "split.ratio",
                 "the share of records trained on is between 0 and 1",
             ));
         }
@@ -422,6 +477,47 @@ mod tests {
         let err = Mapping::parse(&text).unwrap_err();
         assert_eq!(err.path, "custom.tags.column");
         assert!(err.message.contains("excluded"), "{err}");
+    }
+
+    #[test]
+    fn only_the_decisions_a_backtest_scores_are_offered() {
+        let err = Mapping::parse(&SMALL.replace("qualify", "convert")).unwrap_err();
+        assert_eq!(err.path, "decision");
+        assert!(err.message.contains("`qualify`"), "{err}");
+        assert!(err.message.contains("`forecast`"), "{err}");
+        assert!(!err.message.contains("transition"), "{err}");
+    }
+
+    #[test]
+    fn the_split_is_stated_in_the_mapping() {
+        let seeded = SMALL.replace(
+            r#""id": "id","#,
+            r#""id": "id", "split": {"by": "seeded", "ratio": 0.8, "seed": 7},"#,
+        );
+        let m = Mapping::parse(&seeded).unwrap();
+        assert_eq!(m.split.by, Some(SplitBy::Seeded));
+        assert_eq!((m.split.train_share, m.split.seed), (0.8, 7));
+        let time = SMALL.replace(r#""id": "id","#, r#""id": "id", "split": {"by": "time"},"#);
+        let err = Mapping::parse(&time).unwrap_err();
+        assert_eq!(err.path, "split.by");
+        assert!(err.message.contains("as_of"), "{err}");
+        // The older name of the ratio is still read.
+        let old = SMALL.replace(
+            r#""id": "id","#,
+            r#""id": "id", "split": {"train_share": 0.6},"#,
+        );
+        assert_eq!(Mapping::parse(&old).unwrap().split.train_share, 0.6);
+    }
+
+    #[test]
+    fn a_custom_field_named_like_a_contract_field_is_refused() {
+        let text = SMALL.replace(
+            r#""id": "id","#,
+            r#""id": "id", "custom": {"source": {"column": "Lead Source"}},"#,
+        );
+        let err = Mapping::parse(&text).unwrap_err();
+        assert_eq!(err.path, "custom.source");
+        assert!(err.message.contains("fields.source"), "{err}");
     }
 
     #[test]

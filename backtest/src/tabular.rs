@@ -439,6 +439,20 @@ fn allowed_values(field: &str) -> Option<Vec<&'static str>> {
     })
 }
 
+/// "not a date", naming the format tried and the mapping key that sets it.
+fn not_a_date(text: &str, format: Option<&str>, key: &str) -> String {
+    match format {
+        Some(format) => format!(
+            "`{text}` is not a date in the format `{format}` (set `{key}.format` in the mapping \
+             to the cells' format, e.g. `%d-%m-%Y`)"
+        ),
+        None => format!(
+            "`{text}` is not an RFC 3339 time or a `%Y-%m-%d` date (set `{key}.format` in the \
+             mapping to the cells' format, e.g. `%d-%m-%Y`)"
+        ),
+    }
+}
+
 fn flag(text: &str) -> Option<bool> {
     match key(text).as_str() {
         "true" | "yes" | "y" | "1" => Some(true),
@@ -597,10 +611,13 @@ impl<'m> Resolved<'m> {
         }
     }
 
+    /// The date at `at`; `key` is where the mapping names it (`as_of`), for
+    /// the error.
     fn date(
         &self,
         cells: &[String],
         at: Option<(usize, &DateColumn)>,
+        key: &str,
     ) -> Result<Option<DateTime<Utc>>, CellError> {
         let Some((at, column)) = at else {
             return Ok(None);
@@ -613,10 +630,7 @@ impl<'m> Resolved<'m> {
             .ok_or_else(|| {
                 cell_error(
                     &column.column,
-                    format!(
-                        "`{text}` is not a date in the format `{}`",
-                        column.format.as_deref().unwrap_or("%Y-%m-%d")
-                    ),
+                    not_a_date(text, column.format.as_deref(), key),
                 )
             })
     }
@@ -639,20 +653,31 @@ impl<'m> Resolved<'m> {
                 } else if self.open.contains(&k) {
                     Outcome::Open
                 } else {
+                    let listed = |texts: &[String]| {
+                        if texts.is_empty() {
+                            "none listed".to_owned()
+                        } else {
+                            texts.join(", ")
+                        }
+                    };
                     return Err(cell_error(
                         outcome_column,
                         format!(
-                            "outcome `{text}` is neither positive ({}), negative ({}) nor open ({})",
-                            mapping.outcome.positive.join(", "),
-                            mapping.outcome.negative.join(", "),
-                            mapping.outcome.open.join(", ")
+                            "outcome `{text}` is in none of `outcome.positive` ({}), \
+                             `outcome.negative` ({}) or `outcome.open` ({}): add it to the one \
+                             it means",
+                            listed(&mapping.outcome.positive),
+                            listed(&mapping.outcome.negative),
+                            listed(&mapping.outcome.open)
                         ),
                     ));
                 }
             }
         };
-        let closed_on = self.date(cells, self.closed_on)?.map(|t| t.date_naive());
-        let as_of = self.date(cells, self.as_of)?;
+        let closed_on = self
+            .date(cells, self.closed_on, "outcome.closed_on")?
+            .map(|t| t.date_naive());
+        let as_of = self.date(cells, self.as_of, "as_of")?;
         let mut custom = m::CustomFields::new();
         for (name, kind, source) in &self.custom {
             let Some(text) = self.value(source, cells)? else {
@@ -675,10 +700,7 @@ impl<'m> Resolved<'m> {
                         .ok_or_else(|| {
                             cell_error(
                                 column,
-                                format!(
-                                    "`{text}` is not a date in the format `{}`",
-                                    source.format.as_deref().unwrap_or("%Y-%m-%d")
-                                ),
+                                not_a_date(&text, source.format.as_deref(), &source.at),
                             )
                         })?
                         .date_naive(),
@@ -716,10 +738,7 @@ impl<'m> Resolved<'m> {
             .ok_or_else(|| {
                 cell_error(
                     column,
-                    format!(
-                        "`{text}` is not a date in the format `{}`",
-                        format.unwrap_or("%Y-%m-%d")
-                    ),
+                    not_a_date(text, Some(format.unwrap_or("%Y-%m-%d")), &source.at),
                 )
             })
     }
@@ -983,6 +1002,26 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("row 3, column `created`"), "{text}");
         assert!(text.contains("%m/%d/%Y"), "{text}");
+        assert!(text.contains("`as_of.format`"), "{text}");
+    }
+
+    #[test]
+    fn a_date_without_a_format_names_the_key_that_sets_one() {
+        let m = mapping(r#""as_of": {"column": "created"},"#);
+        let err = read(&m, "id,created,won\nL1,03-01-2017,1\n").unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("`as_of.format`"), "{text}");
+        assert!(text.contains("%Y-%m-%d"), "{text}");
+    }
+
+    #[test]
+    fn an_unknown_outcome_names_the_keys_to_add_it_to() {
+        let m = mapping("");
+        let err = read(&m, "id,won\nL1,maybe\n").unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("`outcome.positive` (1)"), "{text}");
+        assert!(text.contains("`outcome.open` (none listed)"), "{text}");
+        assert!(!text.contains("()"), "{text}");
     }
 
     #[test]

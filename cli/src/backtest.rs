@@ -20,6 +20,7 @@ pub fn run(
     html_path: Option<&Path>,
 ) -> anyhow::Result<ExitCode> {
     let h = history::open(host, org_args, args)?;
+    h.lint();
     let records = &h.table.records;
     let tables = stage_tables(&h.mapping, &h.org.vocabularies)
         .map_err(|e| anyhow::anyhow!("mapping: {e}"))?;

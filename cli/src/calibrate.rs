@@ -8,7 +8,7 @@ use crm_rules::decision::Kind;
 use crm_rules::Host;
 use crm_rules_backtest::baselines::stage_tables;
 use crm_rules_backtest::calibrate::{Job, Settings};
-use crm_rules_backtest::html;
+use crm_rules_backtest::{evaluate, html, Report};
 use serde_json::json;
 
 use super::flags::{Cli, Command};
@@ -31,6 +31,7 @@ pub fn run(host: &Host, cli: &Cli) -> anyhow::Result<ExitCode> {
         anyhow::bail!("not the calibrate command")
     };
     let mut h = history::open(host, &cli.org, args)?;
+    h.lint();
     if let Some(seed) = seed {
         h.mapping.split.seed = *seed;
     }
@@ -49,20 +50,12 @@ pub fn run(host: &Host, cli: &Cli) -> anyhow::Result<ExitCode> {
         stage_tables: tables,
         settings: {
             let given = &h.mapping.calibrate;
-            let default = Settings::default();
             Settings {
-                min_count: min_count.or(given.min_count).unwrap_or(default.min_count),
-                alpha: alpha.or(given.alpha).unwrap_or(default.alpha),
-                points_per_doubling: points_per_doubling
-                    .or(given.points_per_doubling)
-                    .unwrap_or(default.points_per_doubling),
-                points_step: points_step
-                    .or(given.points_step)
-                    .unwrap_or(default.points_step),
-                hot_precision: hot_precision
-                    .or(given.hot_precision)
-                    .unwrap_or(default.hot_precision),
-                ..default
+                min_count: min_count.or(given.min_count),
+                alpha: alpha.or(given.alpha),
+                points_per_doubling: points_per_doubling.or(given.points_per_doubling),
+                points_step: points_step.or(given.points_step).unwrap_or(1),
+                hot_precision: hot_precision.or(given.hot_precision),
             }
         },
         now: history::now(&cli.org),
@@ -85,52 +78,29 @@ pub fn run(host: &Host, cli: &Cli) -> anyhow::Result<ExitCode> {
         }
         history::print_json(&value)?;
     } else {
-        let kind = calibration.decision;
-        let head: &[&str] = if kind == Kind::Forecast {
-            &["validation", "records", "Brier", "log loss", "ROC AUC"]
-        } else {
-            &[
-                "validation",
-                "records",
-                "ROC AUC",
-                "precision",
-                "recall",
-                "F1",
-            ]
-        };
-        let mut t = terminal_table(head);
-        for (name, figures) in &calibration.validation {
-            let f = |k: &str| figures.get(k).and_then(serde_json::Value::as_f64);
-            let records = figures
-                .get("records")
-                .map_or_else(String::new, ToString::to_string);
-            t.add_row(if kind == Kind::Forecast {
-                vec![
-                    name.clone(),
-                    records,
-                    cell(f("brier")),
-                    cell(f("log_loss")),
-                    cell(f("auc")),
-                ]
-            } else {
-                vec![
-                    name.clone(),
-                    records,
-                    cell(f("auc")),
-                    cell(f("precision")),
-                    cell(f("recall")),
-                    cell(f("f1")),
-                ]
-            });
-        }
-        println!("{t}");
-        println!("split: {}", serde_json::to_string(&calibration.split)?);
+        print_summary(&calibration);
+    }
+    for note in &calibration.notes {
+        eprintln!("note: {}", super::shown(note));
     }
     if let (Some(path), Some(new)) = (html_path, calibration.detail.get("new")) {
         // The old policy beside the new one.
         let mut new = new.clone();
         if let Some(old) = calibration.detail.get("old") {
             new.compare_with("old", old);
+        }
+        if let Report::Qualify(r) = &mut new {
+            if let Some(lr) = calibration.validation.get("logistic_regression") {
+                r.auc_rows.push((
+                    "logistic_regression".to_owned(),
+                    lr.get("records")
+                        .and_then(serde_json::Value::as_u64)
+                        .unwrap_or(0) as usize,
+                    lr.get("auc").and_then(serde_json::Value::as_f64),
+                ));
+            }
+            r.lines = calibration.thresholds.clone();
+            r.notes = calibration.notes.clone();
         }
         let new = &new;
         let about = [
@@ -145,4 +115,107 @@ pub fn run(host: &Host, cli: &Cli) -> anyhow::Result<ExitCode> {
         )?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// How the records were split, in words.
+pub fn split_sentence(split: &crm_rules_backtest::split::Split) -> String {
+    use crm_rules_backtest::split::SplitKind;
+    let how = match &split.kind {
+        SplitKind::Time {
+            train_until,
+            validation_from,
+        } => format!(
+            "by time: trained on records up to {}, validated on those from {}",
+            train_until.map_or_else(|| "-".to_owned(), |d| d.to_string()),
+            validation_from.map_or_else(|| "-".to_owned(), |d| d.to_string())
+        ),
+        SplitKind::Hash { seed } => format!("seeded (seed {seed})"),
+    };
+    format!(
+        "split {how}: {} records trained on, {} validated on",
+        split.train, split.validation
+    )
+}
+
+/// The summary a person reads: the figures in a fixed order, the new policy's
+/// deciles with counts, whether conversion rises with them, the lines with
+/// their precision and recall, and how the records were split.
+fn print_summary(calibration: &crm_rules_backtest::calibrate::Calibration) {
+    let kind = calibration.decision;
+    let head: &[&str] = if kind == Kind::Forecast {
+        &["validation", "records", "Brier", "log loss", "ROC AUC"]
+    } else {
+        &[
+            "validation",
+            "records",
+            "ROC AUC",
+            "precision",
+            "recall",
+            "F1",
+        ]
+    };
+    let mut t = terminal_table(head);
+    for name in evaluate::row_order(calibration.validation.keys().cloned()) {
+        let figures = &calibration.validation[&name];
+        let f = |k: &str| figures.get(k).and_then(serde_json::Value::as_f64);
+        let records = figures
+            .get("records")
+            .map_or_else(String::new, ToString::to_string);
+        t.add_row(if kind == Kind::Forecast {
+            vec![
+                name.clone(),
+                records,
+                cell(f("brier")),
+                cell(f("log_loss")),
+                cell(f("auc")),
+            ]
+        } else {
+            vec![
+                name.clone(),
+                records,
+                cell(f("auc")),
+                cell(f("precision")),
+                cell(f("recall")),
+                cell(f("f1")),
+            ]
+        });
+    }
+    println!("{t}");
+    if let Some(Report::Qualify(r)) = calibration.detail.get("new") {
+        let mut d = terminal_table(&["decile", "scores", "records", "converted", "conversion"]);
+        for x in &r.deciles {
+            d.add_row(vec![
+                x.decile.to_string(),
+                format!("{:.0}-{:.0}", x.score_min, x.score_max),
+                format!("{:.0}", x.records),
+                format!("{:.0}", x.positives),
+                format!("{:.1}%", 100.0 * x.conversion),
+            ]);
+        }
+        println!("{d}");
+        println!(
+            "conversion {} monotone by score decile of the new policy",
+            if r.monotone_by_decile { "is" } else { "is not" }
+        );
+    }
+    if !calibration.thresholds.is_empty() {
+        let mut l = terminal_table(&[
+            "line",
+            "score",
+            "records at or above",
+            "precision",
+            "recall",
+        ]);
+        for x in &calibration.thresholds {
+            l.add_row(vec![
+                x.name.clone(),
+                x.score.to_string(),
+                x.records.to_string(),
+                cell(x.precision),
+                cell(x.recall),
+            ]);
+        }
+        println!("{l}");
+    }
+    println!("{}", split_sentence(&calibration.split));
 }

@@ -85,6 +85,7 @@ pub fn run(host: &Arc<Host>, cli: &Cli) -> anyhow::Result<ExitCode> {
         | Command::Build { .. }
         | Command::Backtest { .. }
         | Command::Calibrate { .. }
+        | Command::Lint { .. }
         | Command::Whatif { .. }
         | Command::Serve(_)
         | Command::Keys(_) => {

@@ -172,6 +172,15 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         org: Option<PathBuf>,
     },
+    /// Check the org's policy: rules on custom fields the module does not
+    /// read, the mapping never fills or no fixture has; lines no score reaches;
+    /// value names the contract does not have. Exits 1 when it finds any.
+    Lint {
+        /// The mapping of the org's history; default: `mapping.json` in the org
+        /// folder, when there is one.
+        #[arg(long, value_name = "FILE")]
+        mapping: Option<PathBuf>,
+    },
     /// Run the org's rules over labelled history (CSV or JSON lines with a
     /// mapping) and report how they did against the outcomes.
     Backtest {

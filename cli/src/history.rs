@@ -24,12 +24,49 @@ pub struct History {
     pub table: Table,
     /// When reading began: the rows-per-second line counts from here.
     pub started: Instant,
+    /// The custom fields the module declares it reads (none: it does not say).
+    pub reads: Option<Vec<String>>,
+}
+
+impl History {
+    /// The policy check of the org's policy against the mapping and these
+    /// records, printed on stderr.
+    pub fn lint(&self) -> Vec<crm_rules_backtest::lint::Finding> {
+        use crm_rules_backtest::lint;
+        let Ok(policy) = serde_json::from_str::<serde_json::Value>(&self.org.policy) else {
+            return Vec::new();
+        };
+        let seen = lint::Seen::of_leads(
+            &self.table.source_name,
+            self.table.records.iter().filter_map(|r| match &r.input {
+                crm_rules::decision::Input::Qualify(l) => Some(l),
+                _ => None,
+            }),
+        );
+        let findings = lint::lint(&lint::Subject {
+            policy: &policy,
+            mapping: (self.table.kind == crm_rules::decision::Kind::Qualify)
+                .then_some(&self.mapping),
+            reads: self.reads.as_deref(),
+            seen: (seen.records > 0).then_some(&seen),
+        });
+        super::lint::report(
+            &self
+                .org
+                .dir
+                .join(&self.org.file.policy)
+                .display()
+                .to_string(),
+            &findings,
+        );
+        findings
+    }
 }
 
 /// Reads the org and loads it, then the mapping and the table.
 pub fn open(host: &Host, org_args: &OrgArgs, args: &HistoryArgs) -> anyhow::Result<History> {
     let org = super::org::read(org_args)?;
-    org.load_into(host)?;
+    let reads = super::lint::module_reads(host, &org)?;
     let started = Instant::now();
     let mapping_path = match (&args.mapping, &org_args.org_dir) {
         (Some(path), _) => path.clone(),
@@ -58,6 +95,7 @@ pub fn open(host: &Host, org_args: &OrgArgs, args: &HistoryArgs) -> anyhow::Resu
         mapping,
         table,
         started,
+        reads,
     })
 }
 

@@ -13,6 +13,7 @@ mod events;
 mod flags;
 mod history;
 mod keys;
+mod lint;
 mod log;
 mod module;
 mod org;
@@ -75,6 +76,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             backtest::run(&host, &cli.org, history, html.as_deref())
         }
         Command::Calibrate { .. } => calibrate::run(&host, &cli),
+        Command::Lint { mapping } => lint::run(&host, &cli.org, mapping.as_deref()),
         Command::Whatif { .. } => whatif::run(&host, &cli),
         Command::Serve(args) => serve::run(host, args, &cli.org),
         _ => decide::run(&host, &cli),

@@ -26,7 +26,9 @@ use serde_json::{json, Value};
 
 use super::decide::{decide_all, Run};
 use super::evaluate::{evaluate, Baselines, Report};
+use super::lint::{self, Finding, Seen};
 use super::mapping::Mapping;
+use super::mapping::SplitBy;
 use super::split::{self, Split};
 use super::tabular::Table;
 use crm_rules::decision::{Input, Kind};
@@ -99,6 +101,18 @@ pub struct Calibration {
     pub settings: Settings,
     /// The validation reports in full: `old` and `new`.
     pub detail: BTreeMap<String, Report>,
+    /// The calibrated lines with their precision and recall on the validation
+    /// part (qualification).
+    pub thresholds: Vec<Threshold>,
+    /// What a sales-ops lead should know: settings that force scores to be
+    /// clamped, lines no score reaches, what the fit could not express, what
+    /// the policy check found.
+    pub notes: Vec<String>,
+    /// The policy check of the new policy against the mapping and the records.
+    pub lint: Vec<Finding>,
+    /// Shares of the training leads whose points fall below 0 or above 100, so
+    /// the module clamps them (qualification).
+    pub clamped: Option<Clamped>,
     /// The new policy.
     #[serde(skip)]
     pub policy: String,
@@ -124,8 +138,14 @@ pub enum CalibrateError {
     },
 }
 
-/// How a calibration splits the labelled records.
-fn split_of(table: &Table, labelled: &[usize], share: f64, seed: u64) -> Split {
+/// How a calibration splits the labelled records: as the mapping's
+/// `split.by` says, else by time when every record has a date, else seeded.
+fn split_of(
+    table: &Table,
+    labelled: &[usize],
+    settings: &super::mapping::SplitSettings,
+) -> Result<Split, CalibrateError> {
+    let (share, seed) = (settings.train_share, settings.seed);
     let records = &table.records;
     let ids: Vec<&str> = labelled.iter().map(|&i| records[i].id()).collect();
     let closed: Option<Vec<_>> = labelled.iter().map(|&i| records[i].closed_on).collect();
@@ -133,10 +153,62 @@ fn split_of(table: &Table, labelled: &[usize], share: f64, seed: u64) -> Split {
         .iter()
         .map(|&i| records[i].as_of.map(|t| t.date_naive()))
         .collect();
-    match closed.or(decided) {
-        Some(dates) => split::by_time(&dates, &ids, share),
-        None => split::by_hash(&ids, seed, share),
+    let dated = closed.or(decided);
+    match (settings.by, dated) {
+        (Some(SplitBy::Seeded), _) | (None, None) => Ok(split::by_hash(&ids, seed, share)),
+        (_, Some(dates)) => Ok(split::by_time(&dates, &ids, share)),
+        (Some(SplitBy::Time), None) => Err(CalibrateError::Data(format!(
+            "{}: `split.by` is `time`, but not every record has a date in `outcome.closed_on` \
+             or `as_of` (fill them, or set `split.by` to `seeded`)",
+            table.source_name
+        ))),
     }
+}
+
+/// A line of the calibrated policy, judged on the validation part.
+pub type Threshold = super::evaluate::Line;
+
+/// Each line's precision and recall over `(score, outcome)` pairs.
+pub fn thresholds_on(lines: &[(&str, u32)], scored: &[(u32, bool)]) -> Vec<Threshold> {
+    let positives = scored.iter().filter(|(_, y)| *y).count();
+    lines
+        .iter()
+        .map(|&(name, score)| {
+            let above: Vec<bool> = scored
+                .iter()
+                .filter(|(s, _)| *s >= score)
+                .map(|(_, y)| *y)
+                .collect();
+            let hits = above.iter().filter(|y| **y).count();
+            Threshold {
+                name: name.to_owned(),
+                score,
+                records: above.len(),
+                precision: (!above.is_empty()).then(|| hits as f64 / above.len() as f64),
+                recall: (positives > 0).then(|| hits as f64 / positives as f64),
+            }
+        })
+        .collect()
+}
+
+/// Shares of scores the module clamped to the ends of 0..100.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Clamped {
+    /// Below 0, clamped to 0.
+    pub at_0: f64,
+    /// Above 100, clamped to 100.
+    pub at_100: f64,
+}
+
+/// The shares of leads whose points add up to below 0 and above 100, which
+/// the module clamps (and so ranks alike).
+fn clamped(card: &scorecard::Scorecard, leads: &[(&crm_rules::model::Lead, bool)]) -> (f64, f64) {
+    let n = leads.len().max(1) as f64;
+    let scores: Vec<i64> = leads.iter().map(|(l, _)| card.score(l)).collect();
+    (
+        scores.iter().filter(|s| **s < 0).count() as f64 / n,
+        scores.iter().filter(|s| **s > 100).count() as f64 / n,
+    )
 }
 
 impl Job<'_> {
@@ -184,12 +256,7 @@ impl Job<'_> {
                 labelled.len()
             )));
         }
-        let split = split_of(
-            self.table,
-            &labelled,
-            self.mapping.split.train_share,
-            self.mapping.split.seed,
-        );
+        let split = split_of(self.table, &labelled, &self.mapping.split)?;
         let (train, validation): (Vec<usize>, Vec<usize>) = {
             let mut t = Vec::new();
             let mut v = Vec::new();
@@ -223,6 +290,12 @@ impl Job<'_> {
             base_rate: Some(train_rate),
             stage_tables: self.stage_tables.clone(),
         };
+        let mut notes: Vec<String> = Vec::new();
+        let mut thresholds = Vec::new();
+        // Set when no score reaches the hot precision: the hot line is then
+        // out of reach on purpose, and said so in the notes.
+        let mut hot_out_of_reach = false;
+        let mut clamped_shares = None;
         let (fit, new_answers, extra) = match self.table.kind {
             Kind::Forecast => {
                 let stages: Vec<String> = self
@@ -245,8 +318,8 @@ impl Job<'_> {
                 let prior = forecast::fit(
                     &train_deals,
                     &stages,
-                    self.settings.min_count.min(30),
-                    self.settings.alpha,
+                    self.settings.min_count.unwrap_or(30).min(30),
+                    self.settings.alpha.unwrap_or(1.0),
                 )?;
                 prior.apply(&mut policy);
                 self.load("calibrated", &policy)?;
@@ -276,10 +349,62 @@ impl Job<'_> {
                         Err(_) => None,
                     })
                     .collect();
+                notes.extend(card.notes.iter().cloned());
+                let (at_zero, at_hundred) = clamped(&card, &train_leads);
+                clamped_shares = Some(Clamped {
+                    at_0: at_zero,
+                    at_100: at_hundred,
+                });
+                if at_zero > scorecard::CLAMP_SHARE || at_hundred > scorecard::CLAMP_SHARE {
+                    let why = match self.settings.points_per_doubling {
+                        Some(pdo) => format!(
+                            "points_per_doubling {pdo} is wider than the training scores allow: \
+                             at most {:.1} keeps all but 1% of them off each end (leave it out to \
+                             fit the scale)",
+                            card.widest_points_per_doubling
+                        ),
+                        None => "rounding the points to multiples of points_step moved them past \
+                                 the ends (a smaller points_step keeps them in)"
+                            .to_owned(),
+                    };
+                    notes.push(format!(
+                        "{:.1}% of the training leads score below 0 and {:.1}% above 100, clamped \
+                         by the module to 0..100, so the order among them is lost: {why}",
+                        100.0 * at_zero,
+                        100.0 * at_hundred
+                    ));
+                }
+                let (_, highest) = lint::score_range(&policy);
                 let qualify_at = scorecard::best_f1_line(&train_scores);
-                let hot = scorecard::precision_line(&train_scores, self.settings.hot_precision)
-                    .max(qualify_at + 1)
-                    .min(100);
+                let hot_precision = self.settings.hot_precision();
+                let hot = match scorecard::precision_line(&train_scores, hot_precision) {
+                    Some(line) => line.max(qualify_at + 1).min(100),
+                    None => {
+                        let best = scorecard::best_precision(&train_scores);
+                        hot_out_of_reach = true;
+                        let line = (highest as u32 + 1).min(100).max(qualify_at + 1);
+                        let rated = if line as i64 > highest {
+                            format!(
+                                "`ratings.hot` is set above the highest score this policy \
+                                 gives ({highest}), so no lead is rated hot"
+                            )
+                        } else {
+                            format!(
+                                "`ratings.hot` is set at {line}, the top of the scale, where \
+                                 training leads converted less often than that"
+                            )
+                        };
+                        notes.push(format!(
+                            "no score reaches the precision `hot` needs ({:.0}% of training \
+                             leads converting; the best at any score is {:.0}%): {rated} (lower \
+                             --hot-precision or the mapping's `calibrate.hot_precision` to rate \
+                             some)",
+                            100.0 * hot_precision,
+                            100.0 * best
+                        ));
+                        line
+                    }
+                };
                 let warm = qualify_at.min(hot);
                 let q = scorecard::qualification(&mut policy);
                 q.insert("qualify_at".into(), json!(qualify_at));
@@ -301,6 +426,24 @@ impl Job<'_> {
                         _ => None,
                     })
                     .unzip();
+                let validation_scores: Vec<(u32, bool)> = validation
+                    .iter()
+                    .filter_map(|&i| match &answers[i] {
+                        Ok(d) => match &d.value {
+                            crm_rules::decision::Answer::Qualify(q) => Some((q.score, label(i))),
+                            _ => None,
+                        },
+                        Err(_) => None,
+                    })
+                    .collect();
+                thresholds = thresholds_on(
+                    &[
+                        ("qualify_at", qualify_at),
+                        ("ratings.warm", warm),
+                        ("ratings.hot", hot),
+                    ],
+                    &validation_scores,
+                );
                 let mut extra = BTreeMap::new();
                 extra.insert(
                     "logistic_regression".to_owned(),
@@ -349,6 +492,24 @@ impl Job<'_> {
         };
         figures.extend(baseline_figures);
         figures.extend(extra);
+        let seen = match self.table.kind {
+            Kind::Qualify => Some(Seen::of_leads(
+                &self.table.source_name,
+                records.iter().filter_map(|r| match &r.input {
+                    Input::Qualify(l) => Some(l),
+                    _ => None,
+                }),
+            )),
+            _ => None,
+        };
+        let mut findings = lint::lint(&lint::Subject {
+            policy: &policy,
+            mapping: Some(self.mapping),
+            reads: None,
+            seen: seen.as_ref(),
+        });
+        findings.retain(|f| !(hot_out_of_reach && f.path == "qualification.ratings.hot"));
+        notes.extend(findings.iter().map(|f| format!("policy check: {f}")));
         let mut detail = BTreeMap::new();
         detail.insert("old".to_owned(), old);
         detail.insert("new".to_owned(), new);
@@ -360,6 +521,10 @@ impl Job<'_> {
             fit,
             settings: self.settings.clone(),
             detail,
+            thresholds,
+            notes,
+            lint: findings,
+            clamped: clamped_shares,
             policy: policy_text,
         })
     }

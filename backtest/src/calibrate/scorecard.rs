@@ -28,40 +28,45 @@ use serde_json::{json, Value};
 
 use super::bands::{self, Bands};
 
-/// How a scorecard is fitted.
-#[derive(Debug, Clone, Serialize)]
+/// How a scorecard is fitted. `None` is "choose it from the training data".
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Settings {
-    /// Training records a value needs to get its own points.
-    pub min_count: usize,
-    /// L2 penalty of the regression's weights.
-    pub alpha: f64,
-    /// Points that double the odds of converting.
-    pub points_per_doubling: f64,
-    /// The score of even odds.
-    pub even_odds_score: f64,
+    /// Training records a value needs to get its own points; `None`: chosen by
+    /// cross-validation on the training part among [`MIN_COUNTS`].
+    pub min_count: Option<usize>,
+    /// L2 penalty of the regression's weights; `None`: chosen by
+    /// cross-validation on the training part among [`ALPHAS`].
+    pub alpha: Option<f64>,
+    /// Points that double the odds of converting; `None`: fitted so that the
+    /// training scores spread over 0..100.
+    pub points_per_doubling: Option<f64>,
     /// Points are whole multiples of this (1: any whole number; 5: 5, 10, 15...):
     /// coarser points are easier to read and merge scores that the data cannot
-    /// tell apart.
+    /// tell apart. 0 reads as 1.
     pub points_step: u32,
-    /// Most bands of a numeric field.
-    pub max_bands: usize,
-    /// Lowest train precision of a hot lead.
-    pub hot_precision: f64,
+    /// Lowest train precision of a hot lead (default 0.8).
+    pub hot_precision: Option<f64>,
 }
 
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            min_count: 50,
-            alpha: 1.0,
-            points_per_doubling: 10.0,
-            even_odds_score: 50.0,
-            points_step: 1,
-            max_bands: 5,
-            hot_precision: 0.8,
-        }
+impl Settings {
+    /// The hot precision asked for, or 0.8.
+    pub fn hot_precision(&self) -> f64 {
+        self.hot_precision.unwrap_or(0.8)
     }
 }
+
+/// The `min_count`s cross-validation tries.
+pub const MIN_COUNTS: [usize; 3] = [20, 50, 100];
+/// The penalties cross-validation tries.
+pub const ALPHAS: [f64; 3] = [0.3, 1.0, 3.0];
+/// Folds of the cross-validation.
+pub const FOLDS: usize = 3;
+/// Most training records cross-validation compares settings on.
+pub const CV_RECORDS: usize = 6_000;
+/// Numeric fields start from this many quantile bands ([`bands::cut`]).
+pub const QUANTILES: usize = 20;
+/// Share of training scores that may be clamped at either end of 0..100.
+pub const CLAMP_SHARE: f64 = 0.01;
 
 /// An enum field of the lead whose points are a map in the policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -277,7 +282,7 @@ impl Learnt {
     }
 }
 
-fn learn(input: &Feature, train: &[(&m::Lead, bool)], settings: &Settings) -> Learnt {
+fn learn(input: &Feature, train: &[(&m::Lead, bool)], min_count: usize) -> Learnt {
     if let Feature::Number { .. } = input {
         let (x, y): (Vec<f64>, Vec<bool>) = train
             .iter()
@@ -288,7 +293,7 @@ fn learn(input: &Feature, train: &[(&m::Lead, bool)], settings: &Settings) -> Le
             .unzip();
         return Learnt {
             input: input.clone(),
-            levels: Levels::Bands(bands::cut(&x, &y, settings.max_bands, settings.min_count)),
+            levels: Levels::Bands(bands::cut(&x, &y, QUANTILES, min_count)),
         };
     }
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
@@ -315,7 +320,7 @@ fn learn(input: &Feature, train: &[(&m::Lead, bool)], settings: &Settings) -> Le
     };
     let values = counts
         .into_iter()
-        .filter(|(v, n)| *n >= settings.min_count && Some(v) != reference.as_ref())
+        .filter(|(v, n)| *n >= min_count && Some(v) != reference.as_ref())
         .map(|(v, _)| v)
         .collect();
     Learnt {
@@ -357,8 +362,23 @@ pub struct Scorecard {
     /// Numeric fields' cut points.
     pub bands: BTreeMap<String, Vec<f64>>,
     /// What the policy cannot express and was rounded to what it can (a
-    /// negative weight of an enum with missing values, of a yes/no field).
+    /// negative weight of an enum with missing values, of a yes/no field), and
+    /// what the scale could not fit.
     pub notes: Vec<String>,
+    /// The scale: points that double the odds (given, or fitted).
+    pub points_per_doubling: f64,
+    /// The score of even odds: `p = 1 / (1 + 2^(-(score - even_odds_score) / points_per_doubling))`
+    /// before rounding and clamping.
+    pub even_odds_score: f64,
+    /// The largest points-per-doubling that keeps all but 1% of the training
+    /// scores off each end of 0..100.
+    pub widest_points_per_doubling: f64,
+    /// The `min_count` fitted with.
+    pub min_count: usize,
+    /// The penalty fitted with.
+    pub alpha: f64,
+    /// What cross-validation on the training part measured, when it chose.
+    pub cross_validation: Vec<Trial>,
     /// The learnt inputs, to score leads with the regression itself.
     #[serde(skip)]
     learnt: Vec<Learnt>,
@@ -393,6 +413,72 @@ fn design(learnt: &[Learnt], leads: &[&m::Lead]) -> Array2<f64> {
     x
 }
 
+/// Points on a scale that keeps the training scores (as the policy adds them
+/// up, after rounding) within 0..100 but for 1% at either end: the base is
+/// moved to centre them, and a fitted scale is narrowed until they fit. A scale
+/// given that cannot fit is kept (calibrate notes the clamping it causes).
+fn fit_scale(
+    learnt: Vec<Learnt>,
+    weights: Vec<f64>,
+    intercept: f64,
+    settings: &Settings,
+    z: &[f64],
+    leads: &[&m::Lead],
+) -> Scorecard {
+    let mut given = settings.points_per_doubling;
+    let mut card = to_points(
+        learnt.clone(),
+        weights.clone(),
+        intercept,
+        settings,
+        z,
+        given,
+    );
+    for _ in 0..20 {
+        let mut scores: Vec<f64> = leads.iter().map(|l| card.score(l) as f64).collect();
+        scores.sort_by(f64::total_cmp);
+        if scores.is_empty() {
+            break;
+        }
+        let lo = bands::quantile(&scores, CLAMP_SHARE);
+        let hi = bands::quantile(&scores, 1.0 - CLAMP_SHARE);
+        // Centre the spread; the base is whole points.
+        let shift = (50.0 - (lo + hi) / 2.0).round() as i64;
+        card.base_points += shift;
+        card.even_odds_score += shift as f64;
+        let fits = lo + shift as f64 >= 0.0 && hi + shift as f64 <= 100.0;
+        if fits || settings.points_per_doubling.is_some() {
+            break;
+        }
+        let narrower = (card.points_per_doubling * 0.93 * 10.0).floor() / 10.0;
+        if narrower <= 0.1 {
+            break;
+        }
+        given = Some(narrower);
+        card = to_points(
+            learnt.clone(),
+            weights.clone(),
+            intercept,
+            settings,
+            z,
+            given,
+        );
+    }
+    card
+}
+
+/// One setting tried by cross-validation: the regression's AUC on the
+/// held-out folds of the training part.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Trial {
+    /// Training records a value needed.
+    pub min_count: usize,
+    /// The penalty.
+    pub alpha: f64,
+    /// AUC of the held-out predictions, pooled over the folds.
+    pub auc: f64,
+}
+
 /// Fits a scorecard on the training leads (each with its outcome).
 pub fn fit(
     inputs: &[Feature],
@@ -406,22 +492,160 @@ pub fn fit(
     if positives == train.len() {
         return Err(FitError::OneOutcome("no negative outcome"));
     }
-    let learnt: Vec<Learnt> = inputs.iter().map(|i| learn(i, train, settings)).collect();
+    let min_counts: Vec<usize> = settings.min_count.map_or(MIN_COUNTS.to_vec(), |m| vec![m]);
+    let alphas: Vec<f64> = settings.alpha.map_or(ALPHAS.to_vec(), |a| vec![a]);
+    let trials = if min_counts.len() * alphas.len() > 1 {
+        cross_validate(inputs, train, &min_counts, &alphas)?
+    } else {
+        Vec::new()
+    };
+    // The best held-out AUC; among those within 0.0005 of it, the simplest
+    // (most records per value, then the strongest penalty).
+    let best = trials
+        .iter()
+        .map(|t| t.auc)
+        .fold(f64::NEG_INFINITY, f64::max);
+    let (min_count, alpha) = trials
+        .iter()
+        .filter(|t| t.auc >= best - 0.0005)
+        .max_by(|a, b| {
+            a.min_count
+                .cmp(&b.min_count)
+                .then(a.alpha.total_cmp(&b.alpha))
+        })
+        .map_or((min_counts[0], alphas[0]), |t| (t.min_count, t.alpha));
+    let learnt: Vec<Learnt> = inputs.iter().map(|i| learn(i, train, min_count)).collect();
     let leads: Vec<&m::Lead> = train.iter().map(|(l, _)| *l).collect();
     let x = design(&learnt, &leads);
     let y: Array1<bool> = train.iter().map(|(_, y)| *y).collect();
-    let (weights, intercept) = logistic(x, y, settings.alpha)?;
-    Ok(to_points(learnt, weights, intercept, settings))
+    let (weights, intercept) = logistic(x.clone(), y, alpha)?;
+    let z: Vec<f64> = x
+        .rows()
+        .into_iter()
+        .map(|row| intercept + row.iter().zip(&weights).map(|(a, w)| a * w).sum::<f64>())
+        .collect();
+    let mut card = fit_scale(learnt, weights, intercept, settings, &z, &leads);
+    card.min_count = min_count;
+    card.alpha = alpha;
+    card.cross_validation = trials;
+    Ok(card)
+}
+
+/// The regression's AUC on held-out folds of the training part for each pair
+/// of `min_count` and `alpha`: records are dealt to the folds in turn, each
+/// fold is predicted by a fit on the others (values and bands learnt from
+/// those others too).
+fn cross_validate(
+    inputs: &[Feature],
+    train: &[(&m::Lead, bool)],
+    min_counts: &[usize],
+    alphas: &[f64],
+) -> Result<Vec<Trial>, FitError> {
+    // Settings are compared on at most CV_RECORDS records, dealt evenly from
+    // the training part: enough to rank them, and a large file stays quick.
+    let every = train.len().div_ceil(CV_RECORDS).max(1);
+    let sample: Vec<(&m::Lead, bool)> = train.iter().step_by(every).copied().collect();
+    let train = &sample[..];
+    let folds = FOLDS.min(train.len()).max(2);
+    let scaled = |min_count: usize| {
+        ((min_count * (folds - 1)) as f64 / (folds * every) as f64)
+            .round()
+            .max(1.0) as usize
+    };
+    let jobs: Vec<(usize, usize)> = (0..min_counts.len())
+        .flat_map(|m| (0..folds).map(move |f| (m, f)))
+        .collect();
+    // Every (min_count, fold) on a thread of its own: each fits every penalty.
+    let results: Vec<Result<Vec<(usize, usize, Vec<(f64, bool)>)>, FitError>> =
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = jobs
+                .iter()
+                .map(|&(m, f)| {
+                    scope.spawn(move || {
+                        let fit_on: Vec<(&m::Lead, bool)> = train
+                            .iter()
+                            .enumerate()
+                            .filter(|(i, _)| i % folds != f)
+                            .map(|(_, r)| *r)
+                            .collect();
+                        let held: Vec<(&m::Lead, bool)> = train
+                            .iter()
+                            .enumerate()
+                            .filter(|(i, _)| i % folds == f)
+                            .map(|(_, r)| *r)
+                            .collect();
+                        let learnt: Vec<Learnt> = inputs
+                            .iter()
+                            // A value needs the same share of the records
+                            // as `min_count` is of the whole training part.
+                            .map(|i| learn(i, &fit_on, scaled(min_counts[m])))
+                            .collect();
+                        let leads: Vec<&m::Lead> = fit_on.iter().map(|(l, _)| *l).collect();
+                        let x = design(&learnt, &leads);
+                        let y: Array1<bool> = fit_on.iter().map(|(_, y)| *y).collect();
+                        let held_leads: Vec<&m::Lead> = held.iter().map(|(l, _)| *l).collect();
+                        let hx = design(&learnt, &held_leads);
+                        let mut out = Vec::new();
+                        for (a, alpha) in alphas.iter().enumerate() {
+                            let (w, b) = logistic_to(x.clone(), y.clone(), *alpha, 1e-4)?;
+                            let scored = hx
+                                .rows()
+                                .into_iter()
+                                .zip(&held)
+                                .map(|(row, (_, y))| {
+                                    (b + row.iter().zip(&w).map(|(v, w)| v * w).sum::<f64>(), *y)
+                                })
+                                .collect();
+                            out.push((m, a, scored));
+                        }
+                        Ok(out)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("a cross-validation fold panicked"))
+                .collect()
+        });
+    let mut pooled: BTreeMap<(usize, usize), (Vec<f64>, Vec<bool>)> = BTreeMap::new();
+    for r in results {
+        for (m, a, scored) in r? {
+            let entry = pooled.entry((m, a)).or_default();
+            for (z, y) in scored {
+                entry.0.push(z);
+                entry.1.push(y);
+            }
+        }
+    }
+    Ok(pooled
+        .into_iter()
+        .map(|((m, a), (z, y))| Trial {
+            min_count: min_counts[m],
+            alpha: alphas[a],
+            auc: super::super::metrics::auc(&z, &y).unwrap_or(0.5),
+        })
+        .collect())
 }
 
 /// Fits an L2-penalised logistic regression (intercept unpenalised) of `y` on
 /// `x`; returns the weights and the intercept of the log-odds of `true`.
 pub fn logistic(x: Array2<f64>, y: Array1<bool>, alpha: f64) -> Result<(Vec<f64>, f64), FitError> {
+    logistic_to(x, y, alpha, 1e-8)
+}
+
+/// [`logistic`] stopped once the gradient is below `tolerance`: cross-validation
+/// compares settings by AUC, which a looser fit already gives to 4 digits.
+fn logistic_to(
+    x: Array2<f64>,
+    y: Array1<bool>,
+    alpha: f64,
+    tolerance: f64,
+) -> Result<(Vec<f64>, f64), FitError> {
     let model = LogisticRegression::default()
         .alpha(alpha)
         .with_intercept(true)
         .max_iterations(10_000)
-        .gradient_tolerance(1e-8)
+        .gradient_tolerance(tolerance)
         .fit(&Dataset::new(x, y))
         .map_err(FitError::Regression)?;
     // linfa labels the more frequent class +1, whichever it is: turn the
@@ -441,12 +665,45 @@ fn number_json(v: f64) -> Value {
     }
 }
 
-fn to_points(learnt: Vec<Learnt>, weights: Vec<f64>, intercept: f64, s: &Settings) -> Scorecard {
-    let scale = s.points_per_doubling / std::f64::consts::LN_2;
+/// The scale of the points from the training leads' log-odds `z`: the
+/// points-per-doubling given, or the one that spreads `z` but its lowest and
+/// highest 1% over 2..98 (room for rounding); and the score of even odds that centres that
+/// spread in 0..100, whatever the base rate. Also the widest points-per-doubling
+/// that keeps all but 1% of the scores off each end.
+fn scale_of(z: &[f64], given: Option<f64>) -> (f64, f64, f64) {
+    let mut sorted = z.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let (lo, hi) = if sorted.is_empty() {
+        (0.0, 0.0)
+    } else {
+        (
+            bands::quantile(&sorted, CLAMP_SHARE),
+            bands::quantile(&sorted, 1.0 - CLAMP_SHARE),
+        )
+    };
+    let doublings = (hi - lo).max(1e-9) / std::f64::consts::LN_2;
+    let widest = 100.0 / doublings;
+    // A fitted scale is rounded down to a tenth, to read well in the report.
+    let points_per_doubling = given.unwrap_or_else(|| ((96.0 / doublings) * 10.0).floor() / 10.0);
+    let scale = points_per_doubling / std::f64::consts::LN_2;
+    let even = 50.0 - scale * (lo + hi) / 2.0;
+    (points_per_doubling, even, widest)
+}
+
+fn to_points(
+    learnt: Vec<Learnt>,
+    weights: Vec<f64>,
+    intercept: f64,
+    s: &Settings,
+    z: &[f64],
+    points_per_doubling: Option<f64>,
+) -> Scorecard {
+    let (points_per_doubling, even_odds_score, widest) = scale_of(z, points_per_doubling);
+    let scale = points_per_doubling / std::f64::consts::LN_2;
     let step = f64::from(s.points_step.max(1));
     // Rounded half away from zero, to a multiple of the step.
     let whole = |x: f64| ((x / step).round() * step) as i64;
-    let mut base = s.even_odds_score + scale * intercept;
+    let mut base = even_odds_score + scale * intercept;
     let mut points = Vec::new();
     let mut enum_points = BTreeMap::new();
     let mut flag_points = BTreeMap::new();
@@ -588,6 +845,12 @@ fn to_points(learnt: Vec<Learnt>, weights: Vec<f64>, intercept: f64, s: &Setting
         custom_rules,
         bands: bands_out,
         notes,
+        points_per_doubling,
+        even_odds_score,
+        widest_points_per_doubling: widest,
+        min_count: 0,
+        alpha: 0.0,
+        cross_validation: Vec::new(),
         learnt,
         weights,
     }
@@ -608,6 +871,34 @@ impl Scorecard {
         1.0 / (1.0 + (-z).exp())
     }
 
+    /// The score the policy gives a lead, before the module clamps it to
+    /// 0..100: the base, each fitted field's points for the lead's value, the
+    /// custom rules that match.
+    pub fn score(&self, lead: &m::Lead) -> i64 {
+        let mut total = self.base_points;
+        for l in &self.learnt {
+            total += match &l.input {
+                Feature::Enum { field, .. } => field
+                    .value(lead)
+                    .and_then(|v| self.enum_points.get(field.policy_key())?.get(v))
+                    .copied()
+                    .unwrap_or(0),
+                Feature::Flag { key } => match value_of(&l.input, lead) {
+                    Seen::Level(Some(_)) => self.flag_points.get(key).copied().unwrap_or(0),
+                    _ => 0,
+                },
+                Feature::Text { field } | Feature::Number { field } => self
+                    .custom_rules
+                    .iter()
+                    .filter(|r| r["field"] == json!(field))
+                    .filter(|r| rule_matches(r, lead.custom.get(field)))
+                    .map(|r| r["points"].as_i64().unwrap_or(0))
+                    .sum(),
+            };
+        }
+        total
+    }
+
     /// Lays the fitted points over a policy (its JSON): base points, the enum
     /// and yes/no points of the fitted fields, and the custom rules (all of
     /// them: the old ones were on another scale). Everything else stays.
@@ -624,6 +915,27 @@ impl Scorecard {
             "custom_rules".into(),
             Value::Array(self.custom_rules.clone()),
         );
+    }
+}
+
+/// Whether a fitted custom rule matches a custom value, as the reference
+/// module matches: text equal ignoring case, numbers within the bounds.
+fn rule_matches(rule: &Value, value: Option<&m::FieldValue>) -> bool {
+    match (value, rule.get("equals")) {
+        (Some(m::FieldValue::Text(t)), Some(Value::String(e))) => {
+            t.trim().eq_ignore_ascii_case(e.trim())
+        }
+        (Some(m::FieldValue::Flag(b)), Some(Value::String(e))) => b.to_string() == *e,
+        (Some(m::FieldValue::Number(n)), None) => {
+            rule.get("at_least")
+                .and_then(Value::as_f64)
+                .is_none_or(|a| *n >= a)
+                && rule
+                    .get("at_most")
+                    .and_then(Value::as_f64)
+                    .is_none_or(|a| *n <= a)
+        }
+        _ => false,
     }
 }
 
@@ -656,19 +968,25 @@ pub fn best_f1_line(scored: &[(u32, bool)]) -> u32 {
 }
 
 /// The lowest score whose leads at or above it converted at least `precision`
-/// of the time in `scored`; 100 when none does.
-pub fn precision_line(scored: &[(u32, bool)], precision: f64) -> u32 {
+/// of the time in `scored`; `None` when no score does.
+pub fn precision_line(scored: &[(u32, bool)], precision: f64) -> Option<u32> {
+    (0..=100).find(|&t| precision_from(scored, t).is_some_and(|p| p >= precision))
+}
+
+/// The best precision of "score >= t" at any `t`.
+pub fn best_precision(scored: &[(u32, bool)]) -> f64 {
     (0..=100)
-        .find(|&t| {
-            let above: Vec<bool> = scored
-                .iter()
-                .filter(|(s, _)| *s >= t)
-                .map(|(_, y)| *y)
-                .collect();
-            !above.is_empty()
-                && above.iter().filter(|y| **y).count() as f64 / above.len() as f64 >= precision
-        })
-        .unwrap_or(100)
+        .filter_map(|t| precision_from(scored, t))
+        .fold(0.0, f64::max)
+}
+
+fn precision_from(scored: &[(u32, bool)], t: u32) -> Option<f64> {
+    let above: Vec<bool> = scored
+        .iter()
+        .filter(|(s, _)| *s >= t)
+        .map(|(_, y)| *y)
+        .collect();
+    (!above.is_empty()).then(|| above.iter().filter(|y| **y).count() as f64 / above.len() as f64)
 }
 
 #[cfg(test)]
@@ -725,7 +1043,9 @@ mod tests {
             },
         ];
         let settings = Settings {
-            alpha: 1e-6,
+            alpha: Some(1e-6),
+            min_count: Some(50),
+            points_per_doubling: Some(10.0),
             ..Settings::default()
         };
         let card = fit(&inputs, &train, &settings).unwrap();
@@ -733,8 +1053,13 @@ mod tests {
         assert_eq!(map["web_form"] - map["advertisement"], 32);
         // Values the fit never saw score like the reference.
         assert_eq!(map["partner"], map["advertisement"]);
-        // A base of 50 is even odds: advertisement leads are 1 in 4 (-15.8 points).
-        assert_eq!(card.base_points + map["advertisement"], 34);
+        // Advertisement leads are 1 in 4: 15.8 points below even odds.
+        let advertisement = (card.base_points + map["advertisement"]) as f64;
+        assert!(
+            (advertisement - (card.even_odds_score - 15.85)).abs() <= 1.0,
+            "{advertisement} {}",
+            card.even_odds_score
+        );
         // City says nothing about converting here: its rule rounds to no points.
         assert!(card.custom_rules.is_empty(), "{:?}", card.custom_rules);
         let p = card.probability(&leads[0].0);
@@ -754,6 +1079,7 @@ mod tests {
         // At 30: tp 3, fp 1, fn 0 -> F1 6/7, the best.
         assert_eq!(best_f1_line(&scored), 21);
         // Precision 3/4 from 21 up; 1 from 41 up.
-        assert_eq!(precision_line(&scored, 0.8), 41);
+        assert_eq!(precision_line(&scored, 0.8), Some(41));
+        assert_eq!(precision_line(&[(10, false), (43, false)], 0.8), None);
     }
 }
