@@ -57,6 +57,6 @@ export CRM_RULES_TEST_SETTINGS="{\"cache_dir\": \"$PWD/$out/cache\", \"cache_key
 if ! command -v valgrind >/dev/null; then
   apt-get update -qq && apt-get install -y -qq valgrind >/dev/null
 fi
-valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+valgrind -q --error-exitcode=99 --suppressions=bindings/c/tests/c/valgrind.supp --leak-check=full --errors-for-leak-kinds=definite,indirect \
   --show-leak-kinds=definite,indirect "$out/crm_rules_test" "$out/leads.expected" "$out/salesforce.expected"
 echo "bindings: python and C tests passed"
