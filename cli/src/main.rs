@@ -38,11 +38,7 @@ fn cache_dir(args: &flags::OrgArgs) -> Option<PathBuf> {
     if let Some(dir) = &args.cache_dir {
         return Some(dir.clone());
     }
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
-    Some(base.join("crm-rules"))
+    crm_rules::cache::default_dir()
 }
 
 /// Text from records or modules, made safe for the terminal: control characters

@@ -59,6 +59,18 @@ pub enum Origin {
 const MAGIC: &[u8; 16] = b"crm-rules cache2";
 const MAC_LEN: usize = 32;
 
+/// The folder of compiled modules the program uses when told nothing else:
+/// `$XDG_CACHE_HOME/crm-rules`, else `$HOME/.cache/crm-rules`; `None` when neither
+/// variable is set. The language bindings share it, so a module the program
+/// compiled once loads from the cache in every binding too.
+pub fn default_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("crm-rules"))
+}
+
 /// The default file of the cache key: `cache.key` in [`key_file::default_dir`].
 pub fn default_key_file() -> Result<PathBuf, KeyFileError> {
     key_file::default_file("cache")
