@@ -62,7 +62,7 @@ async function main() {
 
     // Same work: zen's score, outcome and rating equal ours on every lead.
     for (let i = 0; i < leads.length; i += 1) {
-      const ours = org.qualify(leads[i], options);
+      const ours = org.qualify(leads[i], options).decision;
       const theirs = (await zen.evaluate(zenLeads[i])).result;
       const outcome = ours.outcome === 'qualify' ? 'qualified' : ours.outcome;
       if (theirs.score !== ours.score || theirs.rating !== ours.rating || theirs.outcome !== outcome) {
