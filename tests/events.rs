@@ -48,7 +48,15 @@ fn program(kind: &str, file: &str) -> (String, String, bool) {
 }
 
 /// (file, CRM, ids decided, ids answered with fields to fetch, a field that must be among them)
-const CASES: &[(&str, &str, &[&str], &[&str], &str)] = &[
+type Case = (
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    &'static [&'static str],
+    &'static str,
+);
+
+const CASES: &[Case] = &[
     (
         "dataverse-lead-update.json",
         "dataverse",

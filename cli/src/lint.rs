@@ -46,7 +46,7 @@ fn fixture_fields(dir: &Path) -> Option<Seen> {
         let input = fixture.get("input");
         if fixture.get("decision").and_then(Value::as_str) != Some("qualify")
             || !canonical
-            || !input.is_some_and(|i| i.get("id").is_some())
+            || input.is_none_or(|i| i.get("id").is_none())
         {
             continue;
         }

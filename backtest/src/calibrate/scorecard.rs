@@ -531,6 +531,10 @@ pub fn fit(
     Ok(card)
 }
 
+/// One (min_count, penalty) pair's held-out scores in one fold: the indices of
+/// min_count and of the penalty, and each held-out record's score and outcome.
+type FoldScores = (usize, usize, Vec<(f64, bool)>);
+
 /// The regression's AUC on held-out folds of the training part for each pair
 /// of `min_count` and `alpha`: records are dealt to the folds in turn, each
 /// fold is predicted by a fit on the others (values and bands learnt from
@@ -556,57 +560,56 @@ fn cross_validate(
         .flat_map(|m| (0..folds).map(move |f| (m, f)))
         .collect();
     // Every (min_count, fold) on a thread of its own: each fits every penalty.
-    let results: Vec<Result<Vec<(usize, usize, Vec<(f64, bool)>)>, FitError>> =
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = jobs
-                .iter()
-                .map(|&(m, f)| {
-                    scope.spawn(move || {
-                        let fit_on: Vec<(&m::Lead, bool)> = train
-                            .iter()
-                            .enumerate()
-                            .filter(|(i, _)| i % folds != f)
-                            .map(|(_, r)| *r)
+    let results: Vec<Result<Vec<FoldScores>, FitError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = jobs
+            .iter()
+            .map(|&(m, f)| {
+                scope.spawn(move || {
+                    let fit_on: Vec<(&m::Lead, bool)> = train
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| i % folds != f)
+                        .map(|(_, r)| *r)
+                        .collect();
+                    let held: Vec<(&m::Lead, bool)> = train
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| i % folds == f)
+                        .map(|(_, r)| *r)
+                        .collect();
+                    let learnt: Vec<Learnt> = inputs
+                        .iter()
+                        // A value needs the same share of the records
+                        // as `min_count` is of the whole training part.
+                        .map(|i| learn(i, &fit_on, scaled(min_counts[m])))
+                        .collect();
+                    let leads: Vec<&m::Lead> = fit_on.iter().map(|(l, _)| *l).collect();
+                    let x = design(&learnt, &leads);
+                    let y: Array1<bool> = fit_on.iter().map(|(_, y)| *y).collect();
+                    let held_leads: Vec<&m::Lead> = held.iter().map(|(l, _)| *l).collect();
+                    let hx = design(&learnt, &held_leads);
+                    let mut out = Vec::new();
+                    for (a, alpha) in alphas.iter().enumerate() {
+                        let (w, b) = logistic_to(x.clone(), y.clone(), *alpha, 1e-4)?;
+                        let scored = hx
+                            .rows()
+                            .into_iter()
+                            .zip(&held)
+                            .map(|(row, (_, y))| {
+                                (b + row.iter().zip(&w).map(|(v, w)| v * w).sum::<f64>(), *y)
+                            })
                             .collect();
-                        let held: Vec<(&m::Lead, bool)> = train
-                            .iter()
-                            .enumerate()
-                            .filter(|(i, _)| i % folds == f)
-                            .map(|(_, r)| *r)
-                            .collect();
-                        let learnt: Vec<Learnt> = inputs
-                            .iter()
-                            // A value needs the same share of the records
-                            // as `min_count` is of the whole training part.
-                            .map(|i| learn(i, &fit_on, scaled(min_counts[m])))
-                            .collect();
-                        let leads: Vec<&m::Lead> = fit_on.iter().map(|(l, _)| *l).collect();
-                        let x = design(&learnt, &leads);
-                        let y: Array1<bool> = fit_on.iter().map(|(_, y)| *y).collect();
-                        let held_leads: Vec<&m::Lead> = held.iter().map(|(l, _)| *l).collect();
-                        let hx = design(&learnt, &held_leads);
-                        let mut out = Vec::new();
-                        for (a, alpha) in alphas.iter().enumerate() {
-                            let (w, b) = logistic_to(x.clone(), y.clone(), *alpha, 1e-4)?;
-                            let scored = hx
-                                .rows()
-                                .into_iter()
-                                .zip(&held)
-                                .map(|(row, (_, y))| {
-                                    (b + row.iter().zip(&w).map(|(v, w)| v * w).sum::<f64>(), *y)
-                                })
-                                .collect();
-                            out.push((m, a, scored));
-                        }
-                        Ok(out)
-                    })
+                        out.push((m, a, scored));
+                    }
+                    Ok(out)
                 })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("a cross-validation fold panicked"))
-                .collect()
-        });
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a cross-validation fold panicked"))
+            .collect()
+    });
     let mut pooled: BTreeMap<(usize, usize), (Vec<f64>, Vec<bool>)> = BTreeMap::new();
     for r in results {
         for (m, a, scored) in r? {

@@ -332,7 +332,19 @@ async fn decide_request(
             Expected::Records,
         )
         .await?;
-    decide_body(service, kind, served, org, query, &headers, body, started).await
+    let key_id = caller.key_id.clone();
+    decide_body(
+        service,
+        kind,
+        served,
+        org,
+        query,
+        &headers,
+        body,
+        started,
+        key_id.as_deref(),
+    )
+    .await
 }
 
 /// Decides a body already read, for an org whose caller is already checked
@@ -347,6 +359,7 @@ pub(super) async fn decide_body(
     headers: &HeaderMap,
     body: Bytes,
     started: Instant,
+    key_id: Option<&str>,
 ) -> Result<Response, ApiError> {
     let (params, mut ctx) = Params::of(query)?;
     ctx.org_id = org;
@@ -390,13 +403,7 @@ pub(super) async fn decide_body(
         if !output.audit.is_empty() {
             let items = std::mem::take(&mut output.audit);
             writer
-                .write(
-                    kind,
-                    ctx,
-                    served.audit.clone(),
-                    items,
-                    caller.key_id.as_deref(),
-                )
+                .write(kind, ctx, served.audit.clone(), items, key_id)
                 .await?;
         }
     }

@@ -66,9 +66,9 @@ const OWN_PARAMETERS: [&str; 2] = ["decision", "code"];
         (serde_json::Value = "application/json"), (String = "text/xml"))),
     responses(
         (status = 200, description = "Decision lines, then a line per change not decided (JSON lines); an Outbound Message's Ack."),
-        (status = 400, description = "The body is not an event of this CRM.", body = super::error::ErrorBody),
-        (status = 401, description = "No valid API key, webhook key or signature.", body = super::error::ErrorBody),
-        (status = 404, description = "No such org or CRM.", body = super::error::ErrorBody)
+        (status = 400, description = "The body is not an event of this CRM.", body = super::openapi::schemas::ErrorBody),
+        (status = 401, description = "No valid API key, webhook key or signature.", body = super::openapi::schemas::ErrorBody),
+        (status = 404, description = "No such org or CRM.", body = super::openapi::schemas::ErrorBody)
     ),
     security(("api_key" = []))
 )]
@@ -121,13 +121,14 @@ fn secret(vocab: &Vocabulary) -> Result<Option<String>, ApiError> {
 }
 
 /// The org, once the request proves it may reach it: by the CRM's own proof
-/// when the org names a secret, else by API key.
+/// when the org names a secret, else by API key; with the id of the key that
+/// asked, for the audit log (none when the CRM's own proof admitted it).
 fn admitted(
     service: &Service,
     org: &str,
     format: Format,
     proof: &Proof<'_>,
-) -> Result<Arc<ServedOrg>, ApiError> {
+) -> Result<(Arc<ServedOrg>, Option<Arc<str>>), ApiError> {
     let served = service.orgs.get(org);
     let vocab = served.as_ref().and_then(|s| s.vocabularies.get(format));
     let secret = match vocab {
@@ -136,7 +137,7 @@ fn admitted(
     };
     let Some(secret) = secret else {
         let caller = service.caller(proof.headers)?;
-        return service.org(&caller, org);
+        return Ok((service.org(&caller, org)?, caller.key_id));
     };
     let admitted = served.clone().ok_or_else(|| ApiError::unknown_org(org))?;
     match format {
@@ -176,10 +177,10 @@ fn admitted(
         // listener: they come through a client that holds the API key.
         _ => {
             let caller = service.caller(proof.headers)?;
-            return service.org(&caller, org);
+            return Ok((service.org(&caller, org)?, caller.key_id));
         }
     }
-    Ok(admitted)
+    Ok((admitted, None))
 }
 
 struct Proof<'r> {
@@ -264,7 +265,7 @@ async fn receive(
             Expected::Event,
         )
         .await?;
-    let served = admitted(
+    let (served, key_id) = admitted(
         &service,
         &org,
         format,
@@ -299,6 +300,7 @@ async fn receive(
         &answer_headers,
         Bytes::from(prepared.records_text()),
         started,
+        key_id.as_deref(),
     )
     .await?;
     let wants_json = headers
