@@ -7,7 +7,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."  # the repository root
 command -v node >/dev/null || { echo "bindings-node-test: node is not installed" >&2; exit 1; }
-cargo build --release -q -p crm-rules-cli
+# The program and the addon from the workspace's build (built already by the
+# tests and scripts/bindings-test.sh; alone, this builds them).
+cargo build --release -q --workspace
+export CRM_RULES_BUILD_WORKSPACE=1
 export CRM_RULES_BIN="$PWD/target/release/crm-rules"
 cd bindings/node
 npm ci --no-audit --no-fund

@@ -15,6 +15,9 @@ now=2026-11-25T09:00:00Z
 # The program and libcrm_rules_c: built already by the workspace's tests (the
 # same command builds nothing new then; alone, it builds them).
 cargo test --release -q --workspace --no-run 2>/dev/null || cargo test --release --workspace --no-run
+# Tests build no cdylib: libcrm_rules_c comes from the workspace's build, whose
+# features match the tests' (a `-p` build would compile wasmtime again).
+cargo build --release -q --workspace
 bin=target/release/crm-rules
 
 echo "== bindings: python =="

@@ -56,14 +56,18 @@ echo "== schemathesis"
 cat >"$work/schemathesis.toml" <<TOML
 [parameters]
 "path.org" = "strict-co"
+"path.crm" = "dataverse"
 TOML
+# No coverage phase: on CPython 3.11 it can stop with "AST constructor recursion
+# depth mismatch" inside hypothesis's lambda printing, a crash of the tool
+# rather than a finding about the service.
 # From the work folder, where schemathesis keeps its cache.
 venv_bin=$PWD/$venv/bin
 cd "$work"
 "$venv_bin/schemathesis" --config-file "$work/schemathesis.toml" run "$base/openapi.json" \
   --url "$base" -H "Authorization: Bearer $key" \
   --checks not_a_server_error,response_schema_conformance,content_type_conformance \
-  --phases examples,coverage,fuzzing --max-examples 25 --seed 23 --no-color \
+  --phases examples,fuzzing --max-examples 25 --seed 23 --no-color \
   --workers 2 --request-timeout 30 --report-dir "$work/report" \
   --generation-database none
 echo "openapi clients: generated client and schemathesis passed"

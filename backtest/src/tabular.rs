@@ -928,8 +928,8 @@ mod tests {
 
     #[test]
     fn a_row_quoted_whole_is_read_again() {
-        let m = mapping(r#""custom": {"topic": {"column": "topic"}},"#);
-        let text = "id,topic,won\r\nL1,plain,1\r\n\"L2,\"\"Banking, Investment\"\",0\"\r\n";
+        let m = mapping(r#""custom": {"interest": {"column": "interest"}},"#);
+        let text = "id,interest,won\r\nL1,plain,1\r\n\"L2,\"\"Banking, Investment\"\",0\"\r\n";
         let table = read(&m, text).unwrap();
         assert_eq!(table.records.len(), 2);
         let Input::Qualify(lead) = &table.records[1].input else {
@@ -937,7 +937,7 @@ mod tests {
         };
         assert_eq!(lead.id, "L2");
         assert_eq!(
-            lead.custom["topic"],
+            lead.custom["interest"],
             m::FieldValue::Text("Banking, Investment".into())
         );
         assert_eq!(table.records[1].row, 3);

@@ -11,8 +11,9 @@
 //   node_batch_qualify  await org.decide('qualify', JSON lines) per record, one
 //                       deciding thread, beside the program on the same file
 //
-// Usage: node bench/bench.js [--json PATH] (from bindings/node, after `npm ci`;
-// the program built: cargo build --release -p crm-rules-cli).
+// Usage: node bench/bench.js [--json PATH] (from bindings/node, after `npm ci`
+// and `npm install --no-save @gorules/zen-engine@0.54.0`, which the tests do not
+// need; the program built: cargo build --release -p crm-rules-cli).
 'use strict';
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');

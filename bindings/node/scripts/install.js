@@ -28,7 +28,11 @@ function run(command, args, options) {
 
 function build() {
   // Cargo names the library it built: no guess about the target folder.
-  const result = run('cargo', ['build', '--release', '--lib', '--manifest-path', 'Cargo.toml', '--message-format=json-render-diagnostics'], {
+  // Inside the project's own checks the addon comes from the workspace's build,
+  // whose features match the tests' (a build of this package alone compiles
+  // wasmtime again with other features).
+  const scope = process.env.CRM_RULES_BUILD_WORKSPACE ? ['--workspace'] : ['--lib', '--manifest-path', 'Cargo.toml'];
+  const result = run('cargo', ['build', '--release', ...scope, '--message-format=json-render-diagnostics'], {
     stdio: ['ignore', 'pipe', 'inherit'],
     maxBuffer: 256 << 20,
   });
