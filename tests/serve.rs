@@ -859,7 +859,10 @@ fn an_upload_must_carry_a_valid_signature_when_the_org_trusts_keys() {
         "/v1/orgs/signed-co/versions?version=garbage",
         None,
         b"not a module",
-        &[("crm-rules-signature", signature.trim())],
+        &[
+            ("content-type", "application/wasm"),
+            ("crm-rules-signature", signature.trim()),
+        ],
     );
     assert_eq!(
         garbage.status, 403,
@@ -914,7 +917,7 @@ fn metrics_openapi_and_health_answer_and_counters_move() {
     // The OpenAPI document describes the answer lines the service really sends.
     let document = server.get("/openapi.json", None).json();
     assert!(document["paths"]["/v1/orgs/{org}/qualify"]["post"].is_object());
-    let line_fields = document["components"]["schemas"]["DecisionLine"]["properties"]
+    let line_fields = document["components"]["schemas"]["QualifyLine"]["properties"]
         .as_object()
         .unwrap();
     let answer = server
